@@ -1,0 +1,1 @@
+"""Incidents: intake, facts, deadlines and the timeline."""

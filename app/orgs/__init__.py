@@ -1,0 +1,1 @@
+"""Organisations, their people, roles, sessions and API tokens."""

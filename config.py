@@ -1,0 +1,95 @@
+"""Configuration read from the environment.
+
+`Config` is the embedded default (SQLite under ``instance/``, jobs in-process);
+`ProductionConfig` refuses to start without a real ``SECRET_KEY``;
+`TestConfig` is what the test suite uses.
+"""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+DEV_SECRET = "dev-not-secret"
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """The embedded default: SQLite file, in-process jobs."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET)
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'tracker.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "tracker")
+    ESCALATION_SWEEP_SECONDS = int(os.environ.get("ESCALATION_SWEEP_SECONDS", "30"))
+    DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "Asia/Tokyo")
+    BABEL_DEFAULT_LOCALE = "ja"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    LANGUAGES = ("ja", "en")
+    MAX_CONTENT_LENGTH = 1 * 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    SESSION_COOKIE_NAME = "aitracker_session"
+    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = None
+    # Login throttling: failures allowed per e-mail and per client address in the window.
+    LOGIN_MAX_FAILURES_PER_EMAIL = 5
+    LOGIN_MAX_FAILURES_PER_IP = 30
+    LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+    # argon2id, OWASP / ASVS 5.0 V11.4.2 minimum: m=19 MiB, t=2, p=1.
+    ARGON2_TIME_COST = 2
+    ARGON2_MEMORY_KIB = 19 * 1024
+    ARGON2_PARALLELISM = 1
+    HSTS = False
+    RUN_JOBS_IN_PROCESS = True
+
+
+class ProductionConfig(Config):
+    """PostgreSQL, Redis and gunicorn; secure cookies; a real secret is mandatory."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = True
+    HSTS = True
+
+    @classmethod
+    def validate(cls):
+        """Refuse to start with a missing or default secret."""
+        secret = os.environ.get("SECRET_KEY", "")
+        if not secret or secret == DEV_SECRET or len(secret) < 32:
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (for example: python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        cls.SECRET_KEY = secret
+
+
+class TestConfig(Config):
+    """The test suite: a database from TEST_DATABASE_URL, or a temporary SQLite file."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-with-at-least-32-characters"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
+    LOGIN_MAX_FAILURES_PER_IP = 1000
+
+
+def config_from_env():
+    """Pick the configuration class named by APP_ENV (development, production)."""
+    name = os.environ.get("APP_ENV", "development").lower()
+    if name == "production":
+        ProductionConfig.validate()
+        return ProductionConfig
+    return Config
