@@ -37,6 +37,9 @@ class User(OrgScoped, db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     last_login_at = mapped_column(UTCDateTime, nullable=True)
     password_changed_at = mapped_column(UTCDateTime, nullable=True)
+    # An invited user sets their own password through a one-time link (hash stored only).
+    invite_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    invite_expires_at = mapped_column(UTCDateTime, nullable=True)
 
     organisation = relationship(Organisation, lazy="joined")
 

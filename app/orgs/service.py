@@ -114,6 +114,50 @@ def create_user(*, org, email, name, role, password, locale=None):
     return user
 
 
+INVITE_DAYS = 7
+
+
+def invite_user(*, actor, email, name, role, locale=None):
+    """Create a user who sets their own password; returns (user, raw invitation token shown once)."""
+    org = get_org(actor.org_id)
+    placeholder = secrets.token_urlsafe(24)  # never told to anyone; replaced at acceptance
+    user = create_user(org=org, email=email, name=name, role=role, password=placeholder, locale=locale)
+    raw = secrets.token_urlsafe(32)
+    with transaction() as s:
+        user.invite_token_hash = _hash_token(raw)
+        user.invite_expires_at = utcnow() + timedelta(days=INVITE_DAYS)
+        s.add(user)
+    return user, raw
+
+
+def find_invitation(raw):
+    """The invited user for a live invitation token, or None."""
+    if not raw or len(raw) > 100:
+        return None
+    stmt = select(User).where(User.invite_token_hash == _hash_token(raw)).execution_options(all_orgs=True)
+    user = db.session.execute(stmt).scalar_one_or_none()
+    if user is None or not user.active or user.invite_expires_at is None or user.invite_expires_at < utcnow():
+        return None
+    return user
+
+
+def accept_invitation(*, raw, password):
+    """Set the invited user's password; the link then stops working. Returns the user."""
+    user = find_invitation(raw)
+    if user is None:
+        raise NotFound("this invitation link is unknown or has expired")
+    problem = _check_password_strength(password)
+    if problem:
+        raise ValidationFailed({"password": problem})
+    with scoped(user.org_id), transaction() as s:
+        user.password_hash = passwords.hash_password(password)
+        user.password_changed_at = utcnow()
+        user.invite_token_hash = None
+        user.invite_expires_at = None
+        s.add(user)
+    return user
+
+
 def find_user_by_email(email):
     """The user with this e-mail in any organisation (login and CLI), or None."""
     stmt = select(User).where(User.email == normalise_email(email)).execution_options(all_orgs=True)

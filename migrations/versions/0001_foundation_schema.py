@@ -53,10 +53,13 @@ def upgrade():
     sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_login_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('password_changed_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('invite_token_hash', sa.String(length=64), nullable=True),
+    sa.Column('invite_expires_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('org_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['organisation.id'], name=op.f('fk_user_account_org_id_organisation'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_account')),
-    sa.UniqueConstraint('email', name=op.f('uq_user_account_email'))
+    sa.UniqueConstraint('email', name=op.f('uq_user_account_email')),
+    sa.UniqueConstraint('invite_token_hash', name=op.f('uq_user_account_invite_token_hash'))
     )
     with op.batch_alter_table('user_account', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_account_org_id'), ['org_id'], unique=False)
