@@ -2,7 +2,7 @@
 import sys
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.errors import AppError
 from app.orgs import service as orgs
@@ -71,13 +71,17 @@ def token_create(email, name):
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--slug", default="demo", show_default=True)
 @click.option("--password", default="demo-password-2026", show_default=True)
 def demo(slug, password):
     """Load a realistic bilingual demo organisation (idempotent: skipped if it exists)."""
     from app import demo as demo_data
 
-    created = demo_data.load(slug=slug, password=password)
+    try:
+        created = demo_data.load(slug=slug, password=password)
+    except AppError as err:
+        _fail(err)
     if created is None:
         click.echo(f"demo organisation {slug!r} already exists; nothing to do")
         return

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from flask import g, has_app_context
-from sqlalchemy import ForeignKey, event
+from sqlalchemy import ForeignKey, Table, event
+from sqlalchemy.sql import visitors
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, with_loader_criteria
 
 
@@ -73,14 +74,35 @@ def _add_tenant_criteria(state):
     )
 
 
+def _scoped_tables():
+    tables = set()
+    for sub in _all_subclasses(OrgScoped):
+        table = getattr(sub, "__table__", None)
+        if table is not None:
+            tables.add(table)
+    return tables
+
+
+def _all_subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_subclasses(sub)
+
+
 def _touches_scoped_entity(state):
+    """True when any table of an organisation-owned model appears anywhere in the statement."""
     for mapper in state.all_mappers:
         if issubclass(mapper.class_, OrgScoped):
             return True
-    # Statements on columns only (select(Model.id)) still list their entities here.
-    stmt = state.statement
-    for desc in getattr(stmt, "column_descriptions", None) or []:
-        entity = desc.get("entity")
-        if entity is not None and isinstance(entity, type) and issubclass(entity, OrgScoped):
-            return True
-    return False
+    # select(func.count()).select_from(Model), subqueries, EXISTS: walk the statement.
+    scoped_tables = _scoped_tables()
+    found = False
+    for element in visitors.iterate(state.statement):
+        if isinstance(element, Table) and element in scoped_tables:
+            if not getattr(element, "_annotations", None):
+                # A bare Core table would not receive the ORM criteria: refuse it.
+                raise NoTenantScope(
+                    f"query of table {element.name!r} through Core; use the mapped class so it is scoped"
+                )
+            found = True
+    return found

@@ -1,11 +1,26 @@
-"""The blueprint for programs: bearer tokens, JSON, OpenAPI."""
-from flask import Blueprint, g, request
+"""The blueprint for programs: bearer tokens, JSON, OpenAPI.
 
-from app.errors import Unauthorized
+Before any handler runs, the caller is authenticated and every object id in the
+URL is resolved under the caller's organisation (and visibility): another
+organisation's object is a 404 before a body is even parsed, so no route can
+answer 403 or 422 about an object the caller may not know exists.
+"""
+from flask import Blueprint, g, request
+from marshmallow import ValidationError
+
+from app.errors import Unauthorized, ValidationFailed
+from app.incidents import service as incident_service
 from app.orgs import service as orgs
+from app.systems import service as system_service
 from app.tenancy import set_request_org
 
 bp = Blueprint("api", __name__)
+
+# How each id in an API URL is found for the caller: raises NotFound when it is not theirs.
+ID_RESOLVERS = {
+    "incident_id": lambda user, value: incident_service.get_incident(actor=user, incident_id=value),
+    "system_id": lambda user, value: system_service.get_system(value),
+}
 
 
 @bp.before_request
@@ -25,6 +40,27 @@ def _authenticate():
     g.api_token = token
     g.org_timezone = user.organisation.timezone
     set_request_org(user.org_id)
+
+
+@bp.before_request
+def _resolve_ids():
+    """404 for ids in the URL that are not the caller's (fails closed on an unknown id name)."""
+    for name, value in (request.view_args or {}).items():
+        if name == "id" or name.endswith("_id"):
+            resolver = ID_RESOLVERS.get(name)
+            if resolver is None:
+                raise LookupError(f"no resolver for URL argument {name!r}: add it to ID_RESOLVERS")
+            resolver(g.api_user, value)
+
+
+@bp.errorhandler(ValidationError)
+def _marshmallow_error(err):
+    """A schema error that escaped a handler is still the contract's 422."""
+    from app.api.util import flatten_errors
+    from app.errors import error_response
+
+    exc = ValidationFailed(flatten_errors(err.messages))
+    return error_response(exc.status, exc.message, exc.code, exc.fields)
 
 
 from app.api import incidents, meta, systems  # noqa: E402,F401

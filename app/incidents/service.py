@@ -175,6 +175,8 @@ def file_incident(*, actor, data, filed_at=None):
     """
     clean = validate(data)
     clean.setdefault("kind", "incident")
+    if filed_at is not None and filed_at < clean["aware_at"]:
+        raise ValidationFailed({"aware_at": ["Must be at or before the filing time."]})
     with transaction() as s:
         incident = Incident(org_id=actor.org_id, reporter_id=actor.id, **clean)
         if filed_at is not None:
@@ -242,6 +244,8 @@ def update_incident(*, actor, incident_id, version, data):
                 setattr(incident, key, value)
             s.add(incident)
             s.flush()
+            if "ai_system_id" in changes:
+                s.expire(incident, ["ai_system"])
             if set(changes) & set(LIST_FIELDS):
                 _write_tags(s, incident)
             if set(changes) & set(DEADLINE_FACTS):
@@ -295,8 +299,11 @@ def list_incidents(*, actor, filters=None, limit=50, cursor=None):
                 IncidentTag.incident_id == Incident.id, IncidentTag.facet == facet, IncidentTag.value == filters[key],
             )))
     if filters.get("q"):
-        needle = f"%{filters['q']}%"
-        stmt = stmt.where(or_(Incident.title.ilike(needle), Incident.description.ilike(needle)))
+        text = filters["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        needle = f"%{text}%"
+        stmt = stmt.where(or_(
+            Incident.title.ilike(needle, escape="\\"), Incident.description.ilike(needle, escape="\\"),
+        ))
     if filters.get("mine"):
         stmt = stmt.where(or_(Incident.reporter_id == actor.id, Incident.assignee_id == actor.id))
     if cursor:
@@ -325,3 +332,10 @@ def can_see_reporter(*, viewer, incident):
     if not incident.confidential:
         return True
     return viewer.role == "admin" or viewer.id == incident.reporter_id
+
+
+def timeline_with_incident(*, actor, incident_id):
+    """The incident the actor may see and its events, oldest first: (incident, events)."""
+    incident = get_incident(actor=actor, incident_id=incident_id)
+    stmt = select(TimelineEvent).where(TimelineEvent.incident_id == incident.id).order_by(TimelineEvent.at, TimelineEvent.id)
+    return incident, list(db.session.execute(stmt).scalars())

@@ -54,6 +54,10 @@ class User(OrgScoped, db.Model):
     def is_active(self):
         return self.active
 
+    def get_id(self):
+        """Flask-Login stores the server-side session id, so logging out kills the login."""
+        return getattr(self, "session_id", None)
+
     def has_role(self, *roles):
         """True when this user's role is one of ``roles``."""
         return self.role in roles

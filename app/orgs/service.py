@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from app.db import transaction, utcnow
-from app.errors import Conflict, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.orgs import passwords
 from app.orgs.models import LOCALES, ROLES, ApiToken, LoginAttempt, Organisation, User, UserSession
@@ -119,6 +119,7 @@ INVITE_DAYS = 7
 
 def invite_user(*, actor, email, name, role, locale=None):
     """Create a user who sets their own password; returns (user, raw invitation token shown once)."""
+    _require_admin(actor)
     org = get_org(actor.org_id)
     placeholder = secrets.token_urlsafe(24)  # never told to anyone; replaced at acceptance
     user = create_user(org=org, email=email, name=name, role=role, password=placeholder, locale=locale)
@@ -184,15 +185,22 @@ def users_with_roles(*roles):
 
 
 def _admin_count():
-    stmt = select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
+    # Count a column of the entity (not select_from) so the tenant scope applies to it.
+    stmt = select(func.count(User.id)).where(User.role == "admin", User.active.is_(True))
     return db.session.execute(stmt).scalar_one()
+
+
+def _require_admin(actor):
+    if actor is None or actor.role != "admin":
+        raise Forbidden("only admins may manage users")
 
 
 def set_role(*, actor, user_id, role):
     """Change a user's role (admins only; the last active admin keeps the role)."""
+    user = get_user(user_id)
+    _require_admin(actor)
     if role not in ROLES:
         raise ValidationFailed({"role": [f"Must be one of: {', '.join(ROLES)}."]})
-    user = get_user(user_id)
     if user.role == "admin" and role != "admin" and user.active and _admin_count() <= 1:
         raise Conflict("the organisation must keep at least one active admin", fields={"role": ["Last admin."]})
     with transaction():
@@ -204,6 +212,7 @@ def set_role(*, actor, user_id, role):
 def set_active(*, actor, user_id, active):
     """Deactivate (or reactivate) a user; deactivation ends their sessions and tokens."""
     user = get_user(user_id)
+    _require_admin(actor)
     if not active and user.role == "admin" and user.active and _admin_count() <= 1:
         raise Conflict("the organisation must keep at least one active admin", fields={"active": ["Last admin."]})
     with transaction() as s:

@@ -2,7 +2,7 @@
 from sqlalchemy import func, select
 
 from app.db import transaction
-from app.errors import NotFound, ValidationFailed
+from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.orgs.models import User
 from app.systems.models import ACTOR_ROLES, RISK_LEVELS, STATUSES, AISystem
@@ -59,8 +59,22 @@ def _clean(data, *, partial):
     return clean
 
 
+EDITOR_ROLES = ("lead", "admin")
+
+
+def can_edit(actor):
+    """Leads and admins keep the inventory; everyone else reads it."""
+    return actor.role in EDITOR_ROLES
+
+
+def _require_editor(actor):
+    if not can_edit(actor):
+        raise Forbidden("only leads and admins may change the AI system inventory")
+
+
 def create_system(*, actor, data):
     """Add an AI system to the inventory of the actor's organisation."""
+    _require_editor(actor)
     clean = _clean(data, partial=False)
     with transaction() as s:
         system = AISystem(org_id=actor.org_id, **clean)
@@ -71,11 +85,15 @@ def create_system(*, actor, data):
 def update_system(*, actor, system_id, data):
     """Edit an AI system's facts."""
     system = get_system(system_id)
+    _require_editor(actor)
     clean = _clean(data, partial=True)
     with transaction() as s:
         for key, value in clean.items():
             setattr(system, key, value)
         s.add(system)
+        s.flush()
+        if "owner_id" in clean:
+            s.expire(system, ["owner"])
     return system
 
 
@@ -110,6 +128,6 @@ def list_systems(*, status=None, actor_role=None, risk_level=None, limit=None, a
 
 def count_systems():
     """How many AI systems the organisation in scope has."""
-    return db.session.execute(select(func.count()).select_from(AISystem)).scalar_one()
+    return db.session.execute(select(func.count(AISystem.id))).scalar_one()
 
 
