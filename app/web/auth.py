@@ -1,5 +1,5 @@
 """Login, logout and the language switch."""
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests

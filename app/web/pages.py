@@ -1,6 +1,6 @@
 """Home page."""
 from flask import redirect, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from app.web import bp
 
@@ -8,14 +8,5 @@ from app.web import bp
 @bp.get("/")
 @login_required
 def home():
-    """Send each role to where its work is."""
-    if current_user.role in ("executive",):
-        return redirect(url_for("web.incidents_list"))
+    """Send each role to where its work is (the incident list, until queue and dashboard exist)."""
     return redirect(url_for("web.incidents_list"))
-
-
-@bp.get("/incidents")
-@login_required
-def incidents_list():
-    """Placeholder list (the full page comes with the incident views)."""
-    return "incidents"
