@@ -183,3 +183,69 @@ def incident_payload(**overrides):
     }
     body.update(overrides)
     return body
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path):
+    """The URL of a new, empty database of the suite's kind, apart from the session's.
+
+    SQLite: a file under ``tmp_path``. PostgreSQL: a throwaway database
+    ``app_migr_<random>`` made through the maintenance database and dropped afterwards.
+    """
+    if not is_postgres():
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    import secrets
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(os.environ["TEST_DATABASE_URL"])
+    name = f"app_migr_{secrets.token_hex(4)}"
+    maintenance = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with maintenance.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with maintenance.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        maintenance.dispose()
+
+
+@pytest.fixture
+def make_app():
+    """Build extra applications on other databases; their engines are disposed afterwards."""
+    built = []
+
+    def _make(database_url, **overrides):
+        attrs = {"SQLALCHEMY_DATABASE_URI": database_url, **overrides}
+        application = create_app(type("ExtraTestConfig", (TestConfig,), attrs))
+        built.append(application)
+        return application
+
+    yield _make
+    for application in built:
+        with application.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_pooled_connections_at_exit():
+    """Dispose every engine the suite used once it ends, so no pooled connection is left
+    to the garbage collector (psycopg warns about those, and warnings are errors here)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    engines = set()
+
+    def _remember(conn):
+        engines.add(conn.engine)
+
+    event.listen(Engine, "engine_connect", _remember)
+    yield
+    event.remove(Engine, "engine_connect", _remember)
+    for engine in engines:
+        engine.dispose()
