@@ -3,7 +3,7 @@ from flask import g, url_for
 
 from app.api import bp
 from app.api.openapi import doc
-from app.api.util import body, query
+from app.api.util import body, query, shared
 from app.incidents import service as incidents
 from app.incidents.schemas import (
     IncidentCreateSchema, IncidentListQuerySchema, IncidentPageSchema, IncidentStaffViewSchema,
@@ -18,7 +18,7 @@ INCIDENT_VIEWS = ("IncidentStaffView", "IncidentReporterView")
      status=201, errors=(400, 401, 415, 422))
 def create_incident():
     """File a new incident."""
-    data = body(IncidentCreateSchema())
+    data = body(shared(IncidentCreateSchema))
     incident = incidents.file_incident(actor=g.api_user, data=data)
     location = url_for("api.get_incident", incident_id=incident.id)
     return incident_schema(g.api_user).dump(incident), 201, {"Location": location}
@@ -29,7 +29,7 @@ def create_incident():
      query=IncidentListQuerySchema, response=IncidentPageSchema, errors=(401, 422))
 def list_incidents():
     """A page of incidents: ``items`` and ``next_cursor``."""
-    args = query(IncidentListQuerySchema())
+    args = query(shared(IncidentListQuerySchema))
     limit, cursor = args.pop("limit"), args.pop("cursor", None)
     items, next_cursor = incidents.list_incidents(actor=g.api_user, filters=args, limit=limit, cursor=cursor)
     return {"items": incident_schema(g.api_user, many=True).dump(items), "next_cursor": next_cursor}
@@ -48,7 +48,7 @@ def get_incident(incident_id):
      body=IncidentUpdateSchema, response=IncidentStaffViewSchema, errors=(400, 401, 403, 404, 409, 415, 422))
 def update_incident(incident_id):
     """Edit facts; 409 when ``version`` is stale."""
-    data = body(IncidentUpdateSchema())
+    data = body(shared(IncidentUpdateSchema))
     version = data.pop("version")
     incident = incidents.update_incident(actor=g.api_user, incident_id=incident_id, version=version, data=data)
     return incident_schema(g.api_user).dump(incident)

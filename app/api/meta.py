@@ -2,6 +2,7 @@
 from flask import current_app, g
 
 from app.api import bp
+from app.api.util import shared
 from app.api.openapi import doc
 from app.orgs.schemas import MeSchema
 
@@ -10,7 +11,7 @@ from app.orgs.schemas import MeSchema
 @doc("The caller: who the token belongs to, and their organisation", tag="Meta", response=MeSchema, errors=(401,))
 def me():
     """The owner of the bearer token."""
-    return MeSchema().dump(g.api_user)
+    return shared(MeSchema).dump(g.api_user)
 
 
 @bp.get("/openapi.json")

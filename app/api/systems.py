@@ -3,7 +3,7 @@ from flask import g, url_for
 
 from app.api import bp
 from app.api.openapi import doc
-from app.api.util import body, query, require_roles
+from app.api.util import body, query, require_roles, shared
 from app.systems import service as systems
 from app.systems.schemas import (
     AISystemCreateSchema, AISystemListQuerySchema, AISystemListSchema, AISystemSchema, AISystemUpdateSchema,
@@ -18,10 +18,10 @@ EDITORS = ("lead", "admin")
 @require_roles(*EDITORS)
 def create_system():
     """Add an AI system to the inventory."""
-    data = body(AISystemCreateSchema())
+    data = body(shared(AISystemCreateSchema))
     system = systems.create_system(actor=g.api_user, data=data)
     location = url_for("api.get_system", system_id=system.id)
-    return AISystemSchema().dump(system), 201, {"Location": location}
+    return shared(AISystemSchema).dump(system), 201, {"Location": location}
 
 
 @bp.get("/ai-systems")
@@ -29,15 +29,15 @@ def create_system():
      response=AISystemListSchema, errors=(401, 422))
 def list_systems():
     """The organisation's AI systems."""
-    filters = query(AISystemListQuerySchema())
-    return AISystemListSchema().dump({"items": systems.list_systems(**filters)})
+    filters = query(shared(AISystemListQuerySchema))
+    return shared(AISystemListSchema).dump({"items": systems.list_systems(**filters)})
 
 
 @bp.get("/ai-systems/<int:system_id>")
 @doc("One AI system", tag="AI systems", response=AISystemSchema, errors=(401, 404))
 def get_system(system_id):
     """One AI system of the organisation."""
-    return AISystemSchema().dump(systems.get_system(system_id))
+    return shared(AISystemSchema).dump(systems.get_system(system_id))
 
 
 @bp.patch("/ai-systems/<int:system_id>")
@@ -46,6 +46,6 @@ def get_system(system_id):
 @require_roles(*EDITORS)
 def update_system(system_id):
     """Edit an AI system."""
-    data = body(AISystemUpdateSchema())
+    data = body(shared(AISystemUpdateSchema))
     system = systems.update_system(actor=g.api_user, system_id=system_id, data=data)
-    return AISystemSchema().dump(system)
+    return shared(AISystemSchema).dump(system)

@@ -1,5 +1,5 @@
 """What every API handler shares: the JSON body, schema loading, role checks, docs."""
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import g, request
 from marshmallow import ValidationError
@@ -53,6 +53,12 @@ def load(schema, data, **kwargs):
         return schema.load(data, **kwargs)
     except ValidationError as err:
         raise ValidationFailed(flatten_errors(err.messages)) from None
+
+
+@lru_cache(maxsize=None)
+def shared(schema_class):
+    """One reusable instance of a schema class (building one deep-copies its fields)."""
+    return schema_class()
 
 
 def query(schema):

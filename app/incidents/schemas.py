@@ -6,6 +6,9 @@ the filing is confidential: then only admins do), who is assigned and when it
 last changed. Deeper checks (``occurred_at`` <= ``aware_at`` <= now, an AI
 system of the caller's organisation) belong to the service.
 """
+from contextvars import ContextVar
+from functools import lru_cache
+
 from marshmallow import Schema, fields, post_dump, validate
 
 from app.incidents import service as incidents
@@ -159,8 +162,9 @@ class IncidentStaffViewSchema(IncidentReporterViewSchema):
 
     @post_dump(pass_original=True)
     def _hide_reporter(self, data, original, **kwargs):
+        viewer = self.viewer or _DUMP_VIEWER.get()
         # Fail closed: without a viewer nobody is shown as the reporter.
-        if self.viewer is None or not incidents.can_see_reporter(viewer=self.viewer, incident=original):
+        if viewer is None or not incidents.can_see_reporter(viewer=viewer, incident=original):
             data["reporter"] = None
         return data
 
@@ -214,8 +218,32 @@ def is_staff(viewer):
     return viewer.role in incidents.STAFF_ROLES
 
 
+# The viewer of the dump in progress, for shared (cached) schema instances.
+_DUMP_VIEWER = ContextVar("incident_dump_viewer", default=None)
+
+
+@lru_cache(maxsize=None)
+def _shared(schema_class, many):
+    # Building a marshmallow schema deep-copies its fields: reuse one instance per view.
+    return schema_class(many=many)
+
+
+class _ViewerDump:
+    """A shared schema instance bound to one viewer for the length of a dump."""
+
+    def __init__(self, schema, viewer):
+        self._schema, self._viewer = schema, viewer
+
+    def dump(self, obj):
+        token = _DUMP_VIEWER.set(self._viewer)
+        try:
+            return self._schema.dump(obj)
+        finally:
+            _DUMP_VIEWER.reset(token)
+
+
 def incident_schema(viewer, *, many=False):
     """The schema of the view ``viewer`` gets of incidents."""
     if is_staff(viewer):
-        return IncidentStaffViewSchema(viewer=viewer, many=many)
-    return IncidentReporterViewSchema(many=many)
+        return _ViewerDump(_shared(IncidentStaffViewSchema, many), viewer)
+    return _shared(IncidentReporterViewSchema, many)

@@ -139,23 +139,26 @@ def _find_system(system_id):
 
 
 def _next_number(session, org_id):
+    # Core statement: the row lock (PostgreSQL) or write lock (SQLite) serialises numbering.
+    table = Organisation.__table__
     stmt = (
-        update(Organisation)
-        .where(Organisation.id == org_id)
-        .values(incident_seq=Organisation.incident_seq + 1)
-        .returning(Organisation.incident_seq)
+        update(table)
+        .where(table.c.id == org_id)
+        .values(incident_seq=table.c.incident_seq + 1)
+        .returning(table.c.incident_seq)
     )
-    return session.execute(stmt).scalar_one()
+    return session.connection().execute(stmt).scalar_one()
 
 
-def _write_tags(session, incident):
-    session.execute(delete(IncidentTag).where(IncidentTag.incident_id == incident.id))
+def _write_tags(session, incident, *, new=False):
+    if not new:
+        session.execute(delete(IncidentTag).where(IncidentTag.incident_id == incident.id))
     rows = []
     for attr, facet in TAG_FACETS.items():
         for value in getattr(incident, attr) or []:
             rows.append({"org_id": incident.org_id, "incident_id": incident.id, "facet": facet, "value": value})
     if rows:
-        session.execute(IncidentTag.__table__.insert(), rows)
+        session.connection().execute(IncidentTag.__table__.insert(), rows)
 
 
 def select_workflow(incident):
@@ -183,12 +186,13 @@ def file_incident(*, actor, data, filed_at=None):
             incident.created_at = incident.updated_at = filed_at
         incident.number = _next_number(s, actor.org_id)
         incident.workflow, incident.state = select_workflow(incident)
+        incident.deadlines = []  # new: nothing to load
         for key in LIST_FIELDS:
             if getattr(incident, key) is None:
                 setattr(incident, key, [])
         s.add(incident)
         s.flush()
-        _write_tags(s, incident)
+        _write_tags(s, incident, new=True)
         recompute_deadlines(s, incident)
         s.add(TimelineEvent(
             org_id=actor.org_id, incident_id=incident.id, actor_id=actor.id, action="filed",
