@@ -13,6 +13,13 @@ KINDS = {
     "near_miss": _l("Near miss (caught before harm)"),
 }
 
+# Short forms for tables.
+KINDS_SHORT = {
+    "incident": _l("Incident"),
+    "hazard": _l("Hazard"),
+    "near_miss": _l("Near miss"),
+}
+
 SEVERITIES = {
     "sev1": _l("SEV1 - critical"),
     "sev2": _l("SEV2 - major"),
