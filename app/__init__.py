@@ -57,6 +57,7 @@ def register_extensions(app):
     import app.orgs.models  # noqa: F401
     import app.systems.models  # noqa: F401
     import app.incidents.models  # noqa: F401
+    import app.workflow.models  # noqa: F401
 
 
 def register_tenancy(app):

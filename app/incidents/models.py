@@ -1,4 +1,7 @@
-"""Incident, its deadlines, its tags (for filtering) and its timeline."""
+"""Incident, its deadlines, its tags (for filtering), its timeline, ministry requests and
+the organisation's own deadline rules."""
+from datetime import datetime, timezone
+
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +13,8 @@ from app.systems.models import AISystem
 from app.tenancy import OrgScoped
 
 JSONList = JSON().with_variant(JSONB(), "postgresql")
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=timezone.utc)
+DEADLINE_KINDS = ("regulatory", "internal", "state_target")
 
 
 class Incident(OrgScoped, db.Model):
@@ -47,7 +52,14 @@ class Incident(OrgScoped, db.Model):
         ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True, index=True
     )
     workflow: Mapped[str] = mapped_column(String(64))
+    workflow_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     state: Mapped[str] = mapped_column(String(64))
+    state_entered_at = mapped_column(UTCDateTime, nullable=True)
+    # False once the incident reaches a state of category "closed".
+    is_open: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # The nearest unmet deadline (regulatory, internal or state target); FAR_FUTURE when none.
+    # Never NULL, so the queue's keyset (queue_due_at, severity, id) is a plain index range.
+    queue_due_at = mapped_column(UTCDateTime, nullable=False, default=lambda: FAR_FUTURE)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
@@ -68,6 +80,7 @@ class Incident(OrgScoped, db.Model):
         Index("ix_incident_org_id_desc", "org_id", "id"),
         Index("ix_incident_org_state", "org_id", "state", "id"),
         Index("ix_incident_org_severity", "org_id", "severity", "id"),
+        Index("ix_incident_queue", "org_id", "is_open", "queue_due_at", "severity", "id"),
     )
 
     @property
@@ -93,11 +106,19 @@ class Deadline(OrgScoped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), index=True)
     rule: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="regulatory")
     due_at = mapped_column(UTCDateTime, nullable=False)
     source: Mapped[str] = mapped_column(String(300))
+    # How the period was counted, for people: e.g. "3 days (Asia/Tokyo)", "72 hours".
+    period: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     met_at = mapped_column(UTCDateTime, nullable=True)
+    # What met it: a transition name, or "manual".
+    met_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     incident = relationship(Incident, back_populates="deadlines")
-    __table_args__ = (UniqueConstraint("incident_id", "rule", name="uq_deadline_incident_rule"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "rule", name="uq_deadline_incident_rule"),
+        Index("ix_deadline_org_open_due", "org_id", "met_at", "due_at"),
+    )
 
 
 class TimelineEvent(OrgScoped, db.Model):
@@ -117,3 +138,50 @@ class TimelineEvent(OrgScoped, db.Model):
     data = mapped_column(JSONList, nullable=False, default=dict)
     actor = relationship(User, lazy="joined")
     __table_args__ = (Index("ix_timeline_event_incident_at", "incident_id", "at", "id"),)
+
+
+class OrgRule(OrgScoped, db.Model):
+    """An organisation's own deadline rule (an internal target), in the rules-file format."""
+
+    __tablename__ = "org_rule"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    definition = mapped_column(JSONList, nullable=False, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+    __table_args__ = (UniqueConstraint("org_id", "rule_id", name="uq_org_rule_org_rule_id"),)
+
+
+MINISTRY_REQUEST_KINDS = ("request", "corrective_notice", "guidance", "report_collection")
+MINISTRY_REQUEST_STATUSES = ("open", "answered", "closed")
+
+
+class MinistryRequest(OrgScoped, db.Model):
+    """A request, report collection or corrective notice from a ministry (AI Promotion Act levers)."""
+
+    __tablename__ = "ministry_request"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ministry: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), default="request")
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    received_at = mapped_column(UTCDateTime, nullable=False)
+    requested_actions: Mapped[str] = mapped_column(Text, default="")
+    due_at = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+    __table_args__ = (Index("ix_ministry_request_org_status", "org_id", "status", "id"),)
+
+
+class IncidentMinistryRequest(OrgScoped, db.Model):
+    """The link between an incident and a ministry request."""
+
+    __tablename__ = "incident_ministry_request"
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("ministry_request.id", ondelete="CASCADE"), primary_key=True)
+    linked_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    __table_args__ = (Index("ix_incident_ministry_request_request", "request_id"),)

@@ -182,8 +182,8 @@ def file_incident(*, actor, data, filed_at=None):
         raise ValidationFailed({"aware_at": ["Must be at or before the filing time."]})
     with transaction() as s:
         incident = Incident(org_id=actor.org_id, reporter_id=actor.id, **clean)
-        if filed_at is not None:
-            incident.created_at = incident.updated_at = filed_at
+        incident.created_at = incident.updated_at = filed_at or utcnow()
+        incident.state_entered_at = incident.created_at
         incident.number = _next_number(s, actor.org_id)
         incident.workflow, incident.state = select_workflow(incident)
         incident.deadlines = []  # new: nothing to load

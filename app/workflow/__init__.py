@@ -1,0 +1,1 @@
+"""Declarative response workflows: definitions in ``workflows/*.yaml``, validated and run."""
