@@ -19,6 +19,7 @@ def create_app(config_class=None):
     )
     app.config.from_object(config_class or config_from_env())
     register_extensions(app)
+    register_workflows(app)
     register_tenancy(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -58,6 +59,13 @@ def register_extensions(app):
     import app.systems.models  # noqa: F401
     import app.incidents.models  # noqa: F401
     import app.workflow.models  # noqa: F401
+
+
+def register_workflows(app):
+    """Load and validate the shipped workflow definitions and deadline rules (stops on error)."""
+    from app.workflow import loader
+
+    loader.init_app(app)
 
 
 def register_tenancy(app):
