@@ -82,3 +82,38 @@ def test_the_comparison_would_notice_a_model_change(make_app, fresh_database_url
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, changed)
     assert any(op[0] == "add_column" and op[3].name == "not_migrated" for op in diff), diff
+
+
+def test_upgrade_keeps_the_data_of_last_releases_database(make_app, fresh_database_url):
+    """A database at 0001 (the foundation release) with incidents in it upgrades to head:
+    nothing is lost and the new columns get sensible values."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    application = make_app(fresh_database_url)
+    _cli(application, "db", "upgrade", "0001")
+    filed = datetime(2026, 11, 1, 3, 0, tzinfo=timezone.utc)
+    with application.app_context(), db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO organisation (id, slug, name, timezone, default_locale, incident_seq, created_at) "
+            "VALUES (1, 'acme', 'Acme', 'Asia/Tokyo', 'ja', 1, :t)"), {"t": filed.replace(tzinfo=None)})
+        conn.execute(text(
+            "INSERT INTO incident (id, org_id, number, title, description, kind, severity, occurred_at, aware_at, "
+            "harm_types, harmed_parties, principles, jurisdictions, personal_data, deaths, critical_infrastructure, "
+            "widespread_infringement, serious_incident, wrongful_purpose, confidential, workflow, state, version, "
+            "created_at, updated_at) VALUES (1, 1, 1, '既存のインシデント', 'd', 'incident', 'sev2', :t, :t, "
+            "'[]', '[]', '[]', '[\"JP\"]', false, 0, false, false, false, false, false, 'jp-ai-incident', "
+            "'reported', 3, :t, :t)"), {"t": filed.replace(tzinfo=None)})
+    _cli(application, "db", "upgrade")
+    assert _differences(application) == []
+    with application.app_context():
+        from app.incidents.models import FAR_FUTURE, Incident
+
+        row = db.session.execute(
+            db.select(Incident).execution_options(all_orgs=True)
+        ).scalar_one()
+        assert row.title == "既存のインシデント" and row.version == 3
+        assert row.is_open is True and row.workflow_version == 1
+        assert row.state_entered_at == filed
+        assert row.queue_due_at == FAR_FUTURE
