@@ -63,9 +63,11 @@ def register_extensions(app):
 
 def register_workflows(app):
     """Load and validate the shipped workflow definitions and deadline rules (stops on error)."""
+    from app.incidents import deadlines
     from app.workflow import loader
 
     loader.init_app(app)
+    deadlines.init_app(app)  # raises RulesFileError naming the file, the path and the problem
 
 
 def register_tenancy(app):

@@ -94,3 +94,6 @@ def register(app):
     app.cli.add_command(user_cli)
     app.cli.add_command(token_cli)
     app.cli.add_command(demo)
+    from app.workflow.cli import workflows_cli
+
+    app.cli.add_command(workflows_cli)

@@ -12,15 +12,18 @@ import re
 import pytest
 
 from app.extensions import db
+from app.incidents import deadlines
 from app.incidents import service as incidents
 from app.orgs import service as orgs
 from app.orgs.models import ApiToken
 from app.systems import service as systems
 from app.tenancy import scoped
+from app.workflow import service as workflows
 from tests.conftest import PASSWORD, incident_payload
 
 # URL argument -> the kind of organisation-owned object it names.
-ID_KINDS = {"incident_id": "incident", "system_id": "system", "user_id": "user", "token_id": "token"}
+ID_KINDS = {"incident_id": "incident", "system_id": "system", "user_id": "user", "token_id": "token", "request_id": "request",
+            "rule_id": "org_rule", "workflow_id": "workflow"}
 # Id-like arguments that do not name an organisation's object, each limited to one path prefix and
 # with its reason. Anything else id-like and unmapped fails test_every_id_argument_is_mapped.
 NOT_ORG_OBJECTS = {
@@ -75,9 +78,25 @@ def _make_objects(app, org, admin, *, title):
         user = orgs.create_user(org=org, email=f"someone@{org.slug}.example.jp", name="Someone",
                                 role="responder", password=PASSWORD)
         token, _ = orgs.create_token(user=user, name="theirs")
-        ids = {"incident": incident.id, "system": system.id, "user": user.id, "token": token.id}
+        rule = deadlines.save_org_rule(actor=admin, data={
+            "id": "exec-briefing", "label": {"en": f"{title} briefing", "ja": f"{title} 報告"},
+            "source": "Internal policy", "timezone": "Asia/Tokyo", "period": {"days": 1}})
+        ids = {"incident": incident.id, "system": system.id, "user": user.id, "token": token.id,
+               "org_rule": rule.id}
+        ids["request"] = _ministry_request(admin).id
+        ids["workflow"] = workflows.copy_workflow(actor=admin, workflow_id="jp-ai-incident").id
         db.session.remove()
     return ids
+
+
+def _ministry_request(admin):
+    """A ministry request of the admin's organisation (made through the liaison service)."""
+    from datetime import datetime, timezone
+
+    from app.liaison import service as liaison
+
+    return liaison.create_request(actor=admin, data={
+        "ministry": "meti", "reference": "20260401-1", "received_at": datetime.now(timezone.utc)})
 
 
 def _parsed(payload):
@@ -102,6 +121,7 @@ def _snapshot(app, org, ids):
             "user": (caller.role, caller.active, caller.name, caller.password_hash),
             "token": (token.revoked_at, token.name),
             "users": len(orgs.list_users()),
+            "org_rules": [(r.rule_id, r.active, r.definition) for r in deadlines.list_org_rules()],
         }
         db.session.remove()
     return snap

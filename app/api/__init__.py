@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from app.errors import Unauthorized, ValidationFailed
 from app.incidents import service as incident_service
+from app.liaison import service as liaison_service
 from app.orgs import service as orgs
 from app.systems import service as system_service
 from app.tenancy import set_request_org
@@ -20,6 +21,7 @@ bp = Blueprint("api", __name__)
 ID_RESOLVERS = {
     "incident_id": lambda user, value: incident_service.get_incident(actor=user, incident_id=value),
     "system_id": lambda user, value: system_service.get_system(value),
+    "request_id": lambda user, value: liaison_service.find_request(value),
 }
 
 
@@ -63,4 +65,4 @@ def _marshmallow_error(err):
     return error_response(exc.status, exc.message, exc.code, exc.fields)
 
 
-from app.api import incidents, meta, systems  # noqa: E402,F401
+from app.api import incidents, liaison, meta, queue, systems, transitions  # noqa: E402,F401

@@ -81,6 +81,7 @@ class Incident(OrgScoped, db.Model):
         Index("ix_incident_org_state", "org_id", "state", "id"),
         Index("ix_incident_org_severity", "org_id", "severity", "id"),
         Index("ix_incident_queue", "org_id", "is_open", "queue_due_at", "severity", "id"),
+        Index("ix_incident_assignee", "org_id", "is_open", "assignee_id"),
     )
 
     @property

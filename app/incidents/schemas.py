@@ -104,12 +104,22 @@ class AISystemRefSchema(Schema):
 
 
 class DeadlineSchema(Schema):
-    """A regulatory deadline the incident carries."""
+    """A deadline the incident carries: regulatory, the organisation's own, or a state's response target."""
 
-    rule = fields.Str(dump_only=True, metadata={"description": "Rule id, e.g. appi-preliminary"})
+    rule = fields.Str(dump_only=True, metadata={"description": "Rule id, e.g. appi-preliminary; target:<state>"})
+    kind = fields.Str(dump_only=True, metadata={"enum": ["regulatory", "internal", "state_target"]})
+    label = fields.Method("_label", dump_only=True, metadata={"description": "{en, ja}"})
     due_at = UTCDateTime(dump_only=True)
     source = fields.Str(dump_only=True, metadata={"description": "The law or guideline the rule comes from"})
+    period = fields.Str(dump_only=True, metadata={
+        "description": "How the period was counted: '3d Asia/Tokyo' (calendar days ending 24:00 local), '72h'"})
     met_at = UTCDateTime(dump_only=True, allow_none=True)
+    met_by = fields.Str(dump_only=True, allow_none=True, metadata={"description": "The transition that met it"})
+
+    def _label(self, deadline):
+        from app.incidents import deadlines
+
+        return deadlines.label_of(deadline)
 
 
 class IncidentReporterViewSchema(Schema):

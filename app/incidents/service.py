@@ -162,13 +162,17 @@ def _write_tags(session, incident, *, new=False):
 
 
 def select_workflow(incident):
-    """The workflow an incident follows (one initial state until workflows are configurable)."""
-    return DEFAULT_WORKFLOW, INITIAL_STATE
+    """The workflow a new incident follows and why: ``(Definition, {"en": ..., "ja": ...})``."""
+    from app.workflow import loader as workflows
+
+    return workflows.select_for(incident)
 
 
 def recompute_deadlines(session, incident):
-    """Hook for the regulatory deadline engine; deadlines are kept on the incident row."""
-    return incident.deadlines
+    """Recompute the incident's deadlines and ``queue_due_at`` from its facts (the deadline engine)."""
+    from app.incidents import deadlines
+
+    return deadlines.recompute(session, incident)
 
 
 def file_incident(*, actor, data, filed_at=None):
@@ -185,19 +189,23 @@ def file_incident(*, actor, data, filed_at=None):
         incident.created_at = incident.updated_at = filed_at or utcnow()
         incident.state_entered_at = incident.created_at
         incident.number = _next_number(s, actor.org_id)
-        incident.workflow, incident.state = select_workflow(incident)
+        definition, reason = select_workflow(incident)
+        incident.workflow, incident.workflow_version = definition.id, definition.version
+        incident.state = definition.initial_state
         incident.deadlines = []  # new: nothing to load
         for key in LIST_FIELDS:
             if getattr(incident, key) is None:
                 setattr(incident, key, [])
+        recompute_deadlines(s, incident)  # before the INSERT: deadlines and queue_due_at go in with it
         s.add(incident)
         s.flush()
         _write_tags(s, incident, new=True)
-        recompute_deadlines(s, incident)
         s.add(TimelineEvent(
             org_id=actor.org_id, incident_id=incident.id, actor_id=actor.id, action="filed",
             at=incident.created_at,
-            to_state=incident.state, data={"severity": incident.severity, "kind": incident.kind},
+            to_state=incident.state, data={"severity": incident.severity, "kind": incident.kind,
+                                           "workflow": incident.workflow, "workflow_version": incident.workflow_version,
+                                           "workflow_reason": reason},
         ))
     return incident
 

@@ -19,6 +19,8 @@ YAML format (all labels are ``{en: ..., ja: ...}``)::
         severities: [sev1, sev2]
         jurisdictions_any: [EU]   # at least one of these in the incident's jurisdictions
         personal_data: true
+        serious: true             # serious_incident, deaths > 0, widespread_infringement or
+                                  # critical_infrastructure (as the eu-ai-act-73 rule reads it)
     initial_state: reported
     states:
       reported:
@@ -37,12 +39,15 @@ YAML format (all labels are ``{en: ..., ja: ...}``)::
             required: true
             label: {en: Summary, ja: 概要}
             options: [a, b]       # choice / multichoice only
+            option_labels: {a: {en: ..., ja: ...}}   # optional, per option
+            help: {en: ..., ja: ...}                 # optional
         guards:                   # every guard must pass for the transition to be offered
           - deadlines_met: [appi-preliminary]      # every deadline of these rules the incident carries is met
           - facts: {severities: [sev1]}            # same keys as applies_to.when
           - ministry_request_linked: true
           - any: [ {facts: {severities: [sev1]}}, {ministry_request_linked: true} ]
         meets: [appi-preliminary]  # deadlines this transition marks met (met_at = now, met_by = name)
+        sets: {evidence_hold: true} # flags the transition records on the incident (scalars)
 """
 from dataclasses import dataclass, field
 
@@ -70,6 +75,40 @@ class Conditions:
     severities: tuple = None
     jurisdictions_any: tuple = None
     personal_data: bool = None
+    serious: bool = None
+
+    def matches(self, incident):
+        """True when ``incident`` (any object with the incident's fact attributes) meets every condition."""
+        if self.kinds is not None and (getattr(incident, "kind", None) or "incident") not in self.kinds:
+            return False
+        if self.severities is not None and getattr(incident, "severity", None) not in self.severities:
+            return False
+        if self.jurisdictions_any is not None and not set(getattr(incident, "jurisdictions", None) or ()) & set(
+            self.jurisdictions_any
+        ):
+            return False
+        if self.personal_data is not None and bool(getattr(incident, "personal_data", False)) != self.personal_data:
+            return False
+        if self.serious is not None and is_serious(incident) != self.serious:
+            return False
+        return True
+
+    def is_empty(self):
+        """True when no condition is set (matches every incident)."""
+        return all(getattr(self, name) is None for name in CONDITION_NAMES)
+
+
+CONDITION_NAMES = ("kinds", "severities", "jurisdictions_any", "personal_data", "serious")
+
+
+def is_serious(incident):
+    """A serious incident in the sense of the eu-ai-act-73 rule (DESIGN.md)."""
+    return bool(
+        getattr(incident, "serious_incident", False)
+        or (getattr(incident, "deaths", 0) or 0) > 0
+        or getattr(incident, "widespread_infringement", False)
+        or getattr(incident, "critical_infrastructure", False)
+    )
 
 
 @dataclass(frozen=True)
@@ -92,6 +131,12 @@ class FieldSpec:
     label: Label
     options: tuple = ()
     help: Label = None
+    option_labels: dict = field(default_factory=dict)  # option code -> Label (optional)
+
+    def option_label(self, code, locale):
+        """The label of an option in ``locale`` (the code itself when it has none)."""
+        label = self.option_labels.get(code)
+        return label.get(locale) if label else code
 
 
 @dataclass(frozen=True)
@@ -116,6 +161,7 @@ class Transition:
     fields: tuple = ()  # of FieldSpec
     guards: tuple = ()  # of Guard
     meets: tuple = ()  # rule ids
+    sets: dict = field(default_factory=dict)  # flag name -> scalar recorded when taken
 
 
 @dataclass(frozen=True)

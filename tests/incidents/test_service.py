@@ -108,8 +108,11 @@ def test_file_incident_stores_the_facts(acme):
     assert got.occurred_at.utcoffset() == timedelta(0)  # stored and returned in UTC
     assert got.ai_system_id == system.id and got.ai_system.name == "Support bot"
     assert got.confidential and got.serious_incident and got.personal_data and not got.wrongful_purpose
-    assert (got.workflow, got.state, got.version) == (incidents.DEFAULT_WORKFLOW, incidents.INITIAL_STATE, 1)
-    assert got.deadlines == []
+    # EU + serious: the EU AI Act workflow is selected (the selection tests cover the rest).
+    assert (got.workflow, got.state, got.version) == ("eu-ai-act-serious-incident", "reported", 1)
+    # JP + EU + personal data + serious: APPI, GDPR and Art. 73, plus the state's response target.
+    assert {d.rule for d in got.deadlines} == {
+        "appi-preliminary", "appi-final", "gdpr-33", "eu-ai-act-73", "target:reported"}
     events = incidents.timeline(actor=acme.lead, incident_id=incident.id)
     assert [(e.action, e.to_state, e.actor_id) for e in events] == [("filed", "reported", acme.reporter.id)]
 

@@ -82,7 +82,7 @@ def test_file_an_incident_in_japanese_and_see_it_listed(page, factory, web):
     page.wait_for_url("**/incidents/*")
     assert "チャットボットが別の顧客の注文履歴を表示した" in page.inner_text("h1")
     assert "プライバシー・個人情報" in page.inner_text("main")
-    assert "法令上の報告期限はまだ算出されていません" in page.inner_text("main")
+    assert "個人情報保護委員会への速報" in page.inner_text("main")  # the APPI deadline, labelled in Japanese
     shot(page, "ja-incident-detail")
     page.click("nav >> text=インシデント")
     page.wait_for_url("**/incidents")
@@ -98,7 +98,7 @@ def test_file_an_incident_in_japanese_and_see_it_listed(page, factory, web):
     shot(page, "en-incident-list")
     page.click("table.incidents a:has-text('AI-0001')")
     page.wait_for_url("**/incidents/*")
-    assert "No regulatory deadlines computed yet." in page.inner_text("main")
+    assert "appi-preliminary" in page.inner_text("main")  # JP + personal data
     shot(page, "en-incident-detail")
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/incidents")

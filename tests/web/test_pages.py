@@ -155,7 +155,7 @@ def test_filing_an_incident_through_the_form(web, client):
     assert "チャットボットが別の顧客の注文履歴を表示した" in html
     assert "AI-0001" in html
     assert "Privacy or personal data" in html and "Consumers or customers" in html
-    assert "No regulatory deadlines computed yet." in html
+    assert "appi-preliminary" in html and "APPI" in html  # JP + personal data: the PPC reports are due
     assert "Filed" in html
     listing = client.get("/incidents").get_data(as_text=True)
     assert "チャットボットが別の顧客の注文履歴を表示した" in listing and "AI-0001" in listing

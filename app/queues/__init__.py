@@ -1,0 +1,1 @@
+"""Response leads' queues: the open incidents by nearest deadline, and assignment."""
