@@ -38,7 +38,7 @@ def list_transitions(incident_id):
     incident = incidents.get_incident(actor=g.api_user, incident_id=incident_id)
     definition = engine.definition_for(incident)
     locale = _locale()
-    items = [transition_view(t, definition, locale)
+    items = [transition_view(t, definition, locale, incident.state)
              for t in engine.available_transitions(actor=g.api_user, incident=incident, definition=definition)]
     return shared(AvailableTransitionListSchema).dump(
         {"items": items, "state": incident.state, "version": incident.version})

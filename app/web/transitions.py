@@ -62,8 +62,9 @@ class TransitionForm:
         self.name = transition.name
         self.prefix = f"t-{transition.name}"
         self.label = transition.label.get(locale)
-        target = definition.states.get(transition.to)
-        self.to_label = target.label.get(locale) if target else transition.to
+        to_state = definition.target_of(transition, incident.state)
+        target = definition.states.get(to_state)
+        self.to_label = target.label.get(locale) if target else to_state
         self.action = url_for("web.transition_take", incident_id=incident.id)
         self.open = attempt is not None
         values = (attempt or {}).get("values", {})

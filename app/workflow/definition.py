@@ -30,7 +30,7 @@ YAML format (all labels are ``{en: ..., ja: ...}``)::
     transitions:
       - name: start_triage
         from: [reported]          # list of states, or "*" for any non-closed state
-        to: triage
+        to: triage                # or "=": stay in the current state (a step recorded anywhere)
         label: {en: Start triage, ja: トリアージ開始}
         roles: [responder, lead, admin]
         fields:
@@ -50,6 +50,9 @@ YAML format (all labels are ``{en: ..., ja: ...}``)::
         sets: {evidence_hold: true} # flags the transition records on the incident (scalars)
 """
 from dataclasses import dataclass, field
+
+# ``to: "="``: the transition records a step and stays in the state it was taken from.
+STAY = "="
 
 STATE_CATEGORIES = ("triage", "active", "reporting", "review", "closed")
 FIELD_TYPES = ("text", "textarea", "datetime", "bool", "int", "choice", "multichoice")
@@ -192,6 +195,10 @@ class Definition:
     def state(self, name):
         """The State called ``name`` (KeyError when unknown)."""
         return self.states[name]
+
+    def target_of(self, transition, current_state):
+        """The state a transition leads to from ``current_state`` (itself for ``to: "="``)."""
+        return current_state if transition.to == STAY else transition.to
 
     def transitions_from(self, state_name):
         """Transitions whose sources include ``state_name`` (or any non-closed state)."""

@@ -8,6 +8,8 @@ Every text is escaped.
 from collections import deque
 from html import escape
 
+from app.workflow.definition import STAY
+
 BOX_W, BOX_H = 190, 46
 COL_GAP, ROW_GAP = 90, 34
 MARGIN = 24
@@ -29,7 +31,7 @@ def ranks(definition):
         name = queue.popleft()
         for t in definition.transitions:
             if name in t.sources or ("*" in t.sources and name not in closed):
-                if t.to not in rank:
+                if t.to != STAY and t.to not in rank:
                     rank[t.to] = rank[name] + 1
                     queue.append(t.to)
     last = max(rank.values(), default=0)
@@ -49,7 +51,7 @@ def _edges(definition):
     for t in definition.transitions:
         sources = [n for n in definition.states if n not in closed] if "*" in t.sources else t.sources
         for src in sources:
-            merged.setdefault((src, t.to), []).append(t)
+            merged.setdefault((src, src if t.to == STAY else t.to), []).append(t)
     return merged
 
 

@@ -279,13 +279,14 @@ def transition(*, actor, incident_id, name, version, comment="", fields=None):
         raise Conflict(f"the transition {spec.name} is not possible yet: {describe_guards(spec)}")
     clean = clean_fields(spec, fields)
     source = definition.states[incident.state]
-    target = definition.states[spec.to]
+    to_state = definition.target_of(spec, incident.state)
+    target = definition.states[to_state]
     now = utcnow()
     recompute, mark_met = _deadline_hooks()
     try:
         with transaction() as s:
             from_state = incident.state
-            incident.state = spec.to
+            incident.state = to_state
             incident.state_entered_at = now
             if target.category == "closed":
                 incident.is_open = False
@@ -307,7 +308,7 @@ def transition(*, actor, incident_id, name, version, comment="", fields=None):
                     recompute(s, incident, transition=spec.name)
                 s.add(TimelineEvent(
                     org_id=incident.org_id, incident_id=incident.id, actor_id=actor.id, at=now,
-                    action="transition", from_state=from_state, to_state=spec.to, comment=comment,
+                    action="transition", from_state=from_state, to_state=to_state, comment=comment,
                     data={
                         "transition": spec.name,
                         "fields": clean,

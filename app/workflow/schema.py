@@ -14,9 +14,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate as v, v
 
 from app.incidents import vocab
 from app.orgs.models import ROLES
-from app.workflow.definition import FIELD_TYPES, STATE_CATEGORIES
+from app.workflow.definition import FIELD_TYPES, STATE_CATEGORIES, STAY
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+TARGET = re.compile(r"^(=|[a-z][a-z0-9_]{0,63})$")
 WORKFLOW_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$")
 RULE_ID = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 DURATION = re.compile(r"^(\d{1,6})\s*([mhdw])$")
@@ -222,7 +223,7 @@ class TransitionSchema(Base):
 
     name = ident(required=True)
     sources = Sources(required=True, data_key="from")
-    to = ident(required=True)
+    to = Pattern(TARGET, 'a state name, or "=" to stay in the current state', required=True)
     label = fields.Nested(LabelSchema, required=True)
     roles = fields.List(fields.String(validate=v.OneOf(ROLES)), required=True, validate=v.Length(min=1))
     fields_ = fields.List(fields.Nested(FieldSpecSchema), data_key="fields", load_default=list)
@@ -340,7 +341,7 @@ def check_references(data, partial_only=False):
         for j, src in enumerate(t.get("sources") or ()):
             if src != "*" and src not in states:
                 problems.append((f"transitions[{i}].from[{j}]", f"unknown state {src!r}"))
-        if t.get("to") is not None and t["to"] not in states:
+        if t.get("to") is not None and t["to"] != STAY and t["to"] not in states:
             problems.append((f"transitions[{i}].to", f"unknown state {t['to']!r}"))
         field_names = {}
         for j, f in enumerate(t.get("fields_") or ()):
@@ -375,7 +376,7 @@ def _check_graph(initial, states, transitions):
     def targets_from(name):
         for t in transitions:
             if name in t["sources"] or ("*" in t["sources"] and name not in closed):
-                yield t["to"]
+                yield name if t["to"] == STAY else t["to"]
 
     reached, queue = {initial}, deque([initial])
     while queue:

@@ -71,16 +71,17 @@ def field_view(spec, locale):
     }
 
 
-def transition_view(transition, definition, locale):
-    """A Transition as the API shows it."""
-    target = definition.states.get(transition.to)
+def transition_view(transition, definition, locale, current_state=None):
+    """A Transition as the API shows it (``to`` resolved from ``current_state`` for "=")."""
+    to_state = definition.target_of(transition, current_state) if current_state else transition.to
+    target = definition.states.get(to_state)
     every = [field_view(f, locale) for f in transition.fields]
     return {
         "name": transition.name,
         "label": transition.label.get(locale),
         "labels": {"en": transition.label.en, "ja": transition.label.ja},
-        "to": transition.to,
-        "to_label": target.label.get(locale) if target else transition.to,
+        "to": to_state,
+        "to_label": target.label.get(locale) if target else to_state,
         "required_fields": [f for f in every if f["required"]],
         "fields_": every,
     }
