@@ -431,6 +431,89 @@ def _times(rng, base, days_ago):
     return occurred, aware, filed
 
 
+def _steps_for(rng, days_ago):
+    """How far along its workflow an incident of this age is (older ones are mostly closed)."""
+    if days_ago > 60:
+        return 30  # as far as it goes: closed
+    if days_ago > 14:
+        return rng.randint(2, 6)
+    return rng.randint(0, 2)
+
+
+def _field_value(spec, incident):
+    """A plausible value for a transition's field, by type."""
+    now = utcnow()
+    if spec.type == "datetime":
+        return now.isoformat()
+    if spec.type == "bool":
+        return spec.name != "evidence_hold"
+    if spec.type == "int":
+        return incident.harmed_count or 1
+    if spec.type == "choice":
+        return spec.options[0]
+    if spec.type == "multichoice":
+        return [spec.options[0]]
+    return f"{spec.label.ja}（デモ） / {spec.label.en} (demo)"
+
+
+def _advance(incident, actors, steps):
+    """Move an incident along its workflow as its people would: regulatory reports first."""
+    from app.workflow import engine
+
+    skip = {"dismiss", "reopen"}
+    visited = {incident.state}
+    for _ in range(steps):
+        offered = []
+        for actor in actors:
+            for t in engine.available_transitions(actor=actor, incident=incident):
+                if t.name not in skip and all(t.name != o[1].name for o in offered):
+                    offered.append((actor, t))
+        unmet = {d.rule for d in incident.deadlines if d.met_at is None}
+        reports = [(a, t) for a, t in offered if t.to == "=" and set(t.meets) & unmet]
+        # Forward: to a state not visited yet (never back to investigation, say).
+        forward = [(a, t) for a, t in offered if t.to != "=" and t.to not in visited]
+        choice = (reports or forward or [None])[0]
+        if choice is None:
+            return incident
+        actor, spec = choice
+        fields = {f.name: _field_value(f, incident) for f in spec.fields if f.required}
+        incident = engine.transition(actor=actor, incident_id=incident.id, name=spec.name,
+                                     version=incident.version, comment="", fields=fields)
+        visited.add(incident.state)
+    return incident
+
+
+MINISTRY_REQUESTS = (
+    # (system whose latest open incident it concerns, days before load, data)
+    ("credit", 6, dict(
+        ministry="fsa", kind="report_collection", reference="金融庁 令和8年 第123号",
+        requested_actions="与信スコアリングモデルの地域別承認率の差について、原因分析と是正計画を報告すること。"
+                          " / Report the cause of the regional gap in approval rates and the corrective plan.")),
+    ("triage", 3, dict(
+        ministry="cao-ai", kind="request", reference="AI戦略本部 事務連絡 2026-11",
+        requested_actions="医療画像トリアージAIの感度低下について、影響範囲と再発防止策の説明を求める。"
+                          " / Explain the scope of the sensitivity drop and the recurrence prevention.")),
+)
+
+
+def _ministry_requests(people, by_system, base):
+    """Record ministry requests and link each to the latest open incident of its AI system."""
+    from app.liaison import service as liaison
+
+    lead = people["lead"]
+    actors = [lead, people["responder"], people["admin"]]
+    for system_key, days_ago, data in MINISTRY_REQUESTS:
+        open_ones = [i for i in by_system.get(system_key, []) if i.is_open]
+        received = base - timedelta(days=days_ago)
+        request = liaison.create_request(actor=lead, data=dict(
+            data, received_at=received, due_at=received + timedelta(days=14)))
+        if open_ones:
+            incident = open_ones[-1]
+            liaison.link(actor=lead, request_id=request.id, incident_id=incident.id)
+            incident = incidents.get_incident(actor=lead, incident_id=incident.id)
+            _advance(incident, actors, 3)
+
+
 def load(*, slug="demo", password="demo-password-2026"):
     """Create the demo organisation; return a summary to print, or None when it already exists."""
     if orgs.get_org_by_slug(slug) is not None:
@@ -458,13 +541,18 @@ def load(*, slug="demo", password="demo-password-2026"):
             data["owner_id"] = people[facts["owner"]].id
             system_ids[key] = systems.create_system(actor=people["admin"], data=data).id
         filed = 0
+        by_system = {}
         for days_ago, system_key, reporter_key, facts in INCIDENTS:
             occurred, aware, filed_at = _times(rng, base, days_ago)
             data = dict(facts, occurred_at=occurred, aware_at=aware)
             if system_key:
                 data["ai_system_id"] = system_ids[system_key]
-            incidents.file_incident(actor=people[reporter_key], data=data, filed_at=filed_at)
+            incident = incidents.file_incident(actor=people[reporter_key], data=data, filed_at=filed_at)
+            incident = _advance(incident, [people["lead"], people["responder"], people["admin"]],
+                                _steps_for(rng, days_ago))
+            by_system.setdefault(system_key, []).append(incident)
             filed += 1
+        _ministry_requests(people, by_system, base)
     width = max(len(role) for _, _, _, role, _ in PEOPLE)
     lines = [
         f"created demo organisation {slug!r}: {ORG_NAME} (Asia/Tokyo)",

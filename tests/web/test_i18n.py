@@ -41,9 +41,12 @@ def test_every_message_in_the_code_has_a_japanese_translation():
 
 
 def test_the_compiled_catalog_matches_the_po_file():
-    po = {m.id: m.string for m in _catalog() if m.id and m.string and not m.fuzzy}
+    def key(value):  # plural entries come as lists or tuples: compare them as tuples
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+
+    po = {key(m.id): key(m.string) for m in _catalog() if m.id and m.string and not m.fuzzy}
     with MO.open("rb") as f:
-        mo = {m.id: m.string for m in read_mo(f) if m.id}
+        mo = {key(m.id): key(m.string) for m in read_mo(f) if m.id}
     assert mo == po, "messages.mo is stale: run pybabel compile -d translations"
 
 
