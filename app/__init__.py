@@ -144,6 +144,22 @@ def register_template_helpers(app):
     app.jinja_env.globals["vlabel"] = vocab.label
     app.jinja_env.globals["get_locale"] = get_locale
 
+    def incident_state_label(incident):
+        """The label of the incident's state in its own workflow, in the page's language."""
+        from app.workflow import loader
+
+        try:
+            definition = loader.get_definition(
+                org_id=incident.org_id, workflow_id=incident.workflow, version=incident.workflow_version)
+            state = definition.states.get(incident.state)
+        except (KeyError, LookupError):
+            state = None
+        if state is None:
+            return vocab.label(vocab.STATES, incident.state)
+        return state.label.get(str(get_locale()))
+
+    app.jinja_env.globals["incident_state_label"] = incident_state_label
+
 
 def register_commands(app):
     """The contract's CLI: org, user, token, demo (db comes from Flask-Migrate)."""

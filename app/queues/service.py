@@ -55,6 +55,9 @@ class QueueItem:
     ai_system_id: int | None
     assignee_id: int | None
     assignee_name: str | None
+    org_id: int
+    workflow: str
+    workflow_version: int
 
     @property
     def ref(self):
@@ -75,7 +78,7 @@ class QueueItem:
 _COLUMNS = (
     Incident.id, Incident.number, Incident.title, Incident.severity, Incident.state,
     Incident.queue_due_at, Incident.version, Incident.ai_system_id, Incident.assignee_id,
-    User.name.label("assignee_name"),
+    User.name.label("assignee_name"), Incident.org_id, Incident.workflow, Incident.workflow_version,
 )
 
 
