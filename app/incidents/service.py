@@ -184,19 +184,21 @@ def file_incident(*, actor, data, filed_at=None):
     clean.setdefault("kind", "incident")
     if filed_at is not None and filed_at < clean["aware_at"]:
         raise ValidationFailed({"aware_at": ["Must be at or before the filing time."]})
+    # Everything that only reads (workflow selection, deadline rules) happens on the new,
+    # not yet persistent object before the write lock is taken: the lock covers the writes.
+    incident = Incident(org_id=actor.org_id, reporter_id=actor.id, **clean)
+    incident.created_at = incident.updated_at = filed_at or utcnow()
+    incident.state_entered_at = incident.created_at
+    definition, reason = select_workflow(incident)
+    incident.workflow, incident.workflow_version = definition.id, definition.version
+    incident.state = definition.initial_state
+    incident.deadlines = []  # new: nothing to load
+    for key in LIST_FIELDS:
+        if getattr(incident, key) is None:
+            setattr(incident, key, [])
+    recompute_deadlines(db.session(), incident)  # deadlines and queue_due_at go in with the INSERT
     with transaction() as s:
-        incident = Incident(org_id=actor.org_id, reporter_id=actor.id, **clean)
-        incident.created_at = incident.updated_at = filed_at or utcnow()
-        incident.state_entered_at = incident.created_at
         incident.number = _next_number(s, actor.org_id)
-        definition, reason = select_workflow(incident)
-        incident.workflow, incident.workflow_version = definition.id, definition.version
-        incident.state = definition.initial_state
-        incident.deadlines = []  # new: nothing to load
-        for key in LIST_FIELDS:
-            if getattr(incident, key) is None:
-                setattr(incident, key, [])
-        recompute_deadlines(s, incident)  # before the INSERT: deadlines and queue_due_at go in with it
         s.add(incident)
         s.flush()
         _write_tags(s, incident, new=True)

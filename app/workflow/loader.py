@@ -291,19 +291,35 @@ def default_definition():
     return next(d for d in shipped().values() if d.applies_to.default)
 
 
+_ROWS_MEMO = "org_workflow_rows"
+
+
 def _org_rows(org_id, name=None, version=None):
+    """The organisation's stored copies (every version), read once per request."""
+    from flask import g, has_request_context
     from sqlalchemy import select
 
     from app.extensions import db
     from app.workflow.models import OrgWorkflow
 
-    # Explicitly filtered by organisation: callable from jobs and services whatever the scope.
-    stmt = select(OrgWorkflow).where(OrgWorkflow.org_id == org_id).execution_options(all_orgs=True)
-    if name is not None:
-        stmt = stmt.where(OrgWorkflow.name == name)
-    if version is not None:
-        stmt = stmt.where(OrgWorkflow.version == version)
-    return list(db.session.execute(stmt.order_by(OrgWorkflow.name, OrgWorkflow.version)).scalars())
+    memo = g.setdefault(_ROWS_MEMO, {}) if has_request_context() else None
+    rows = memo.get(org_id) if memo is not None else None
+    if rows is None:
+        # Explicitly filtered by organisation: callable from jobs and services whatever the scope.
+        stmt = (select(OrgWorkflow).where(OrgWorkflow.org_id == org_id).execution_options(all_orgs=True)
+                .order_by(OrgWorkflow.name, OrgWorkflow.version))
+        rows = list(db.session.execute(stmt).scalars())
+        if memo is not None:
+            memo[org_id] = rows
+    return [r for r in rows if (name is None or r.name == name) and (version is None or r.version == version)]
+
+
+def forget_org_rows(org_id):
+    """Drop this request's memo of the organisation's copies (after a copy is written)."""
+    from flask import g, has_request_context
+
+    if has_request_context():
+        g.setdefault(_ROWS_MEMO, {}).pop(org_id, None)
 
 
 def parse_org_row(row):

@@ -71,6 +71,7 @@ def copy_workflow(*, actor, workflow_id, name=None):
         row = OrgWorkflow(org_id=actor.org_id, name=definition.id, version=1, yaml_text=text,
                           based_on=source.id, active=name == source.id, created_by_id=actor.id)
         s.add(row)
+    loader.forget_org_rows(actor.org_id)
     return row
 
 
@@ -87,6 +88,7 @@ def save_workflow(*, actor, workflow_id, yaml_text):
         row = OrgWorkflow(org_id=actor.org_id, name=current.name, version=version, yaml_text=text,
                           based_on=current.based_on, active=latest.active, created_by_id=actor.id)
         s.add(row)
+    loader.forget_org_rows(actor.org_id)
     return row
 
 
@@ -97,6 +99,7 @@ def set_active(*, actor, workflow_id, active):
     with transaction():
         latest = _rows(current.name)[-1]
         latest.active = bool(active)
+    loader.forget_org_rows(actor.org_id)
     return latest
 
 
