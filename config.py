@@ -53,6 +53,8 @@ class Config:
     ARGON2_PARALLELISM = 1
     HSTS = False
     RUN_JOBS_IN_PROCESS = True
+    # The queue's tab counts are cached this long per worker (0 turns the cache off).
+    QUEUE_COUNTS_TTL_SECONDS = int(os.environ.get("QUEUE_COUNTS_TTL_SECONDS", "5"))
 
 
 class ProductionConfig(Config):
@@ -84,6 +86,7 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
     LOGIN_MAX_FAILURES_PER_IP = 1000
+    QUEUE_COUNTS_TTL_SECONDS = 0
 
 
 def config_from_env():
