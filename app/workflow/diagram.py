@@ -44,11 +44,22 @@ def ranks(definition):
     return rank
 
 
+_ANYWHERE = {"en": "In any open state (the incident stays where it is):",
+             "ja": "完了以外のどの状態でも実施できる手続き（状態は変わりません）:"}
+
+
+def _anywhere(definition):
+    """Transitions offered in every open state that keep the state: listed below the diagram."""
+    return [t for t in definition.transitions if "*" in t.sources and t.to == STAY]
+
+
 def _edges(definition):
     """(source, target, [labels]) with parallel transitions merged."""
     closed = {n for n, s in definition.states.items() if s.category == "closed"}
     merged = {}
     for t in definition.transitions:
+        if "*" in t.sources and t.to == STAY:
+            continue  # listed below the diagram instead
         sources = [n for n in definition.states if n not in closed] if "*" in t.sources else t.sources
         for src in sources:
             merged.setdefault((src, src if t.to == STAY else t.to), []).append(t)
@@ -75,7 +86,9 @@ def to_svg(definition, locale="en"):
         for row, name in enumerate(names):
             pos[name] = (MARGIN + col * (BOX_W + COL_GAP), MARGIN + 20 + row * (BOX_H + ROW_GAP))
     width = MARGIN * 2 + (max(columns) + 1) * (BOX_W + COL_GAP) - COL_GAP
-    height = MARGIN * 2 + 20 + max(len(n) for n in columns.values()) * (BOX_H + ROW_GAP) + 40
+    anywhere = _anywhere(definition)
+    height = (MARGIN * 2 + 20 + max(len(n) for n in columns.values()) * (BOX_H + ROW_GAP) + 40
+              + (18 * (len(anywhere) + 1) if anywhere else 0))
     title = definition.label.get(locale)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="workflow-diagram" role="img" '
@@ -134,7 +147,14 @@ def to_svg(definition, locale="en"):
                          font_size="10", fill="#444"))
         out.append(f"<title>{escape(state.label.get(locale))} ({escape(name)})</title></g>")
     # Legend.
-    lx, ly = MARGIN, height - 22
+    lx, ly = MARGIN, height - 22 - (18 * (len(anywhere) + 1) if anywhere else 0)
+    if anywhere:
+        # Steps recorded in any open state (to: "=") are listed, not drawn on every box.
+        ty = ly + 36
+        out.append(f'<text x="{lx}" y="{ty}" font-weight="bold">{escape(_ANYWHERE.get(locale[:2], _ANYWHERE["en"]))}</text>')
+        for t in anywhere:
+            ty += 18
+            out.append(f'<text x="{lx + 12}" y="{ty}">• {escape(t.label.get(locale))}</text>')
     for category, (fill, stroke) in COLOURS.items():
         out.append(f'<rect x="{lx}" y="{ly}" width="14" height="14" rx="3" fill="{fill}" stroke="{stroke}"/>')
         out.append(_text(lx + 18, ly + 11, category, font_size="10", fill="#333"))
