@@ -55,6 +55,8 @@ class Config:
     RUN_JOBS_IN_PROCESS = True
     # The queue's tab counts are cached this long per worker (0 turns the cache off).
     QUEUE_COUNTS_TTL_SECONDS = int(os.environ.get("QUEUE_COUNTS_TTL_SECONDS", "5"))
+    # The dashboard's figures are cached this long per organisation and period (0: off).
+    DASHBOARD_METRICS_TTL_SECONDS = int(os.environ.get("DASHBOARD_METRICS_TTL_SECONDS", "10"))
 
 
 class ProductionConfig(Config):
@@ -87,6 +89,7 @@ class TestConfig(Config):
     REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
     LOGIN_MAX_FAILURES_PER_IP = 1000
     QUEUE_COUNTS_TTL_SECONDS = 0
+    DASHBOARD_METRICS_TTL_SECONDS = 0
 
 
 def config_from_env():

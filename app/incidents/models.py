@@ -82,6 +82,8 @@ class Incident(OrgScoped, db.Model):
         Index("ix_incident_org_severity", "org_id", "severity", "id"),
         Index("ix_incident_queue", "org_id", "is_open", "queue_due_at", "severity", "id"),
         Index("ix_incident_assignee", "org_id", "is_open", "assignee_id"),
+        # The dashboard's open incidents by state and severity (app/dashboard/service.py): one index range.
+        Index("ix_incident_dash_open", "org_id", "is_open", "state", "severity", "workflow", "workflow_version"),
     )
 
     @property
@@ -119,6 +121,8 @@ class Deadline(OrgScoped, db.Model):
     __table_args__ = (
         UniqueConstraint("incident_id", "rule", name="uq_deadline_incident_rule"),
         Index("ix_deadline_org_open_due", "org_id", "met_at", "due_at"),
+        Index("ix_deadline_dash_unmet", "org_id", "met_at", "kind", "due_at", "incident_id"),
+        Index("ix_deadline_dash_kind_due", "org_id", "kind", "due_at", "met_at"),
     )
 
 

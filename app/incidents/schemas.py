@@ -87,7 +87,7 @@ class IncidentListQuerySchema(Schema):
     jurisdiction = _choice(vocab.JURISDICTIONS)
     harm_type = _choice(vocab.HARM_TYPES)
     principle = _choice(vocab.PRINCIPLES)
-    q = fields.Str(validate=validate.Length(min=1, max=200), metadata={"description": "Text in title or description"})
+    q = fields.Str(validate=validate.Length(min=1, max=200), metadata={"description": "Full text over title, description and timeline comments; every space-separated term must occur"})
     mine = fields.Bool(metadata={"description": "Only incidents I reported or am assigned to"})
     limit = fields.Int(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.Str(validate=validate.Length(min=1, max=100), metadata={"description": "next_cursor of the previous page"})

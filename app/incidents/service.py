@@ -10,8 +10,9 @@ from app.db import transaction, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db
 from app.incidents import vocab
-from app.incidents.models import Incident, IncidentTag, TimelineEvent
+from app.incidents.models import Deadline, Incident, IncidentTag, TimelineEvent
 from app.orgs.models import Organisation
+from app.search import service as search
 from app.systems.models import AISystem
 
 DEFAULT_WORKFLOW = "jp-ai-incident"
@@ -305,7 +306,7 @@ def list_incidents(*, actor, filters=None, limit=50, cursor=None):
     for key in ("state", "severity", "kind"):
         if filters.get(key):
             stmt = stmt.where(getattr(Incident, key) == filters[key])
-    if filters.get("ai_system_id"):
+    if filters.get("ai_system_id") and filters["ai_system_id"] != "none":
         stmt = stmt.where(Incident.ai_system_id == filters["ai_system_id"])
     for key, facet in (("jurisdiction", "jurisdiction"), ("harm_type", "harm_type"), ("principle", "principle")):
         if filters.get(key):
@@ -313,19 +314,87 @@ def list_incidents(*, actor, filters=None, limit=50, cursor=None):
                 IncidentTag.incident_id == Incident.id, IncidentTag.facet == facet, IncidentTag.value == filters[key],
             )))
     if filters.get("q"):
-        text = filters["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        needle = f"%{text}%"
-        stmt = stmt.where(or_(
-            Incident.title.ilike(needle, escape="\\"), Incident.description.ilike(needle, escape="\\"),
-        ))
+        # Full text over title, description and timeline comments (app/search): FTS5 trigrams
+        # on SQLite, pg_trgm indexes on PostgreSQL; Japanese words found mid-sentence.
+        matching = search.search_incident_ids(org_id=actor.org_id, query=filters["q"])
+        if matching is not None:
+            stmt = stmt.where(Incident.id.in_(matching))
     if filters.get("mine"):
         stmt = stmt.where(or_(Incident.reporter_id == actor.id, Incident.assignee_id == actor.id))
+    stmt = _dashboard_filters(stmt, filters)
     if cursor:
         stmt = stmt.where(Incident.id < decode_cursor(cursor))
     stmt = stmt.order_by(Incident.id.desc()).limit(limit + 1)
     items = list(db.session.execute(stmt).unique().scalars())
     next_cursor = encode_cursor(items[limit - 1].id) if len(items) > limit else None
     return items[:limit], next_cursor
+
+
+def _instant(value):
+    """A filter's time bound: a datetime, or ISO 8601 text (a date is its UTC midnight)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed({"filter": [f"Not a date or time: {value}."]}) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+# The dashboard's figures link to the incidents behind them with these filters (all optional):
+# open, filed_since/filed_until (created_at), acknowledged_since/until, resolved_since/until,
+# ai_system_id=none, actor_role (of the AI system), overdue and due_within_days (unmet regulatory
+# or internal deadlines), target (met_on_time|met_late|overdue) with target_due_since/until
+# (response targets, the state_target deadlines).
+_TIME_BOUNDS = {
+    "filed_since": ("created_at", ">="), "filed_until": ("created_at", "<"),
+    "acknowledged_since": ("acknowledged_at", ">="), "acknowledged_until": ("acknowledged_at", "<"),
+    "resolved_since": ("resolved_at", ">="), "resolved_until": ("resolved_at", "<"),
+}
+
+
+def _dashboard_filters(stmt, filters):
+    if str(filters.get("open") or "") in ("1", "true", "True"):
+        stmt = stmt.where(Incident.is_open.is_(True))
+    for key, (column, op) in _TIME_BOUNDS.items():
+        if filters.get(key):
+            col, bound = getattr(Incident, column), _instant(filters[key])
+            stmt = stmt.where(col >= bound if op == ">=" else col < bound)
+    if filters.get("ai_system_id") == "none":
+        stmt = stmt.where(Incident.ai_system_id.is_(None))
+    if filters.get("actor_role"):
+        if filters["actor_role"] == "none":
+            stmt = stmt.where(Incident.ai_system_id.is_(None))
+        else:
+            stmt = stmt.where(exists().where(and_(
+                AISystem.id == Incident.ai_system_id, AISystem.actor_role == filters["actor_role"])))
+    now = utcnow()
+    unmet = and_(Deadline.incident_id == Incident.id, Deadline.met_at.is_(None),
+                 Deadline.kind.in_(("regulatory", "internal")))
+    if filters.get("overdue"):
+        stmt = stmt.where(Incident.is_open.is_(True), exists().where(and_(unmet, Deadline.due_at < now)))
+    if filters.get("due_within_days"):
+        try:
+            days = max(0, min(int(filters["due_within_days"]), 366))
+        except (TypeError, ValueError):
+            raise ValidationFailed({"due_within_days": ["Must be a whole number."]}) from None
+        stmt = stmt.where(Incident.is_open.is_(True), exists().where(and_(
+            unmet, Deadline.due_at >= now, Deadline.due_at < now + timedelta(days=days))))
+    target = filters.get("target")
+    if target in ("met_on_time", "met_late", "overdue"):
+        cond = [Deadline.incident_id == Incident.id, Deadline.kind == "state_target"]
+        if filters.get("target_due_since"):
+            cond.append(Deadline.due_at >= _instant(filters["target_due_since"]))
+        if filters.get("target_due_until"):
+            cond.append(Deadline.due_at < _instant(filters["target_due_until"]))
+        if target == "met_on_time":
+            cond += [Deadline.met_at.is_not(None), Deadline.met_at <= Deadline.due_at]
+        elif target == "met_late":
+            cond += [Deadline.met_at.is_not(None), Deadline.met_at > Deadline.due_at]
+        else:
+            cond += [Deadline.met_at.is_(None), Deadline.due_at < now]
+        stmt = stmt.where(exists().where(and_(*cond)))
+    return stmt
 
 
 def incidents_for_system(*, actor, system_id, limit=50):

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-from app.web import account, admin, auth, context, incidents, liaison, pages, queue, rules, systems, transitions, workflows  # noqa: E402,F401
+from app.web import account, admin, auth, context, dashboard, exports, incidents, liaison, pages, queue, rules, systems, transitions, workflows  # noqa: E402,F401

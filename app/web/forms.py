@@ -4,6 +4,7 @@ Forms check shape (required, types, choices, dates in order); the services stay 
 authority on the rules and their field errors are mapped back onto the form
 (:func:`app.web.helpers.apply_service_errors`).
 """
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -50,6 +51,13 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=128)])
 
 
+DASHBOARD_FILTERS = (
+    "open", "filed_since", "filed_until", "acknowledged_since", "acknowledged_until", "resolved_since",
+    "resolved_until", "principle", "actor_role", "overdue", "due_within_days", "target",
+    "target_due_since", "target_due_until",
+)
+
+
 class IncidentFilterForm(FlaskForm):
     """The filters of the incident list (a GET form: no CSRF token)."""
 
@@ -83,6 +91,13 @@ class IncidentFilterForm(FlaskForm):
                 out[name] = field.data.strip() if name == "q" else field.data
         if self.ai_system_id.data and str(self.ai_system_id.data).isdigit():
             out["ai_system_id"] = int(self.ai_system_id.data)
+        # The dashboard links to the incidents behind each figure with these (the service checks them).
+        for key in DASHBOARD_FILTERS:
+            value = request.args.get(key, "").strip()
+            if value:
+                out[key] = value[:64]
+        if request.args.get("ai_system_id") == "none":
+            out["ai_system_id"] = "none"
         return out
 
 

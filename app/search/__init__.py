@@ -1,0 +1,1 @@
+"""Full-text search over incidents (title, description, timeline comments), Japanese included."""
