@@ -124,7 +124,7 @@ def backfill(connection, batch=20_000):
     deltas = defaultdict(lambda: [0, 0.0])
     cols = [table.c[name] for name in FIELDS]
     count = 0
-    result = connection.execution_options(yield_per=batch).execute(select(*cols).order_by(table.c.id))
+    result = connection.execute(select(*cols).order_by(table.c.id).execution_options(yield_per=batch))
     for row in result:
         facts = dict(zip(FIELDS, row))
         _add(deltas, facts["org_id"], contributions(facts, _zone(connection, facts["org_id"])), +1)

@@ -307,7 +307,11 @@ def list_incidents(*, actor, filters=None, limit=50, cursor=None):
         if filters.get(key):
             stmt = stmt.where(getattr(Incident, key) == filters[key])
     if filters.get("ai_system_id") and filters["ai_system_id"] != "none":
-        stmt = stmt.where(Incident.ai_system_id == filters["ai_system_id"])
+        try:
+            system_id = int(filters["ai_system_id"])
+        except (TypeError, ValueError):
+            raise ValidationFailed({"ai_system_id": ["Must be the id of an AI system, or none."]}) from None
+        stmt = stmt.where(Incident.ai_system_id == system_id)
     for key, facet in (("jurisdiction", "jurisdiction"), ("harm_type", "harm_type"), ("principle", "principle")):
         if filters.get(key):
             stmt = stmt.where(exists().where(and_(
