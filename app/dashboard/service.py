@@ -6,8 +6,11 @@ Nothing here loops over incidents in Python, and no figure reads more rows as hi
   jurisdiction; MTTA and MTTR; the 12-week trends) sum the daily rollup rows of
   ``dashboard_daily`` (app/dashboard/models.py, kept by the flush hook in rollup.py in the same
   transaction as every change): at most days x keys rows, whatever the number of incidents;
-- open incidents: the open range of ``ix_incident_dash_open`` (org_id, is_open, state,
-  severity, workflow, workflow_version), O(open incidents);
+- open incidents: the snapshot rows of the rollup (metric ``open``, one per state, severity,
+  workflow and version, kept by the same hook), O(states x severities);
+- response-target compliance: met on time / met late / unmet by due day from the rollup (metric
+  ``tgt``, kept by the same hook on state_target deadlines); only today's unmet targets are
+  counted live;
 - deadlines: unmet ones on ``ix_deadline_dash_unmet`` (org_id, met_at, kind, due_at,
   incident_id), response targets of the period on ``ix_deadline_dash_kind_due``
   (org_id, kind, due_at, met_at).
@@ -31,7 +34,7 @@ from app.db import utcnow
 from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from app.incidents import vocab
-from app.dashboard import rollup  # noqa: F401  (registers the hook that keeps the rollups)
+from app.dashboard import rollup  # (also registers the hook that keeps the rollups)
 from app.dashboard.models import DailyFigure
 from app.incidents.models import Deadline, Incident, MinistryRequest
 from app.systems.models import AISystem
@@ -171,12 +174,12 @@ def _compute(actor, zone, p, now):
         "generated_at": _iso(now),
     }
     out.update(_open(actor))
-    out["overdue_deadlines"] = _deadlines(now, overdue=True)
+    out["overdue_deadlines"] = _deadlines(now, overdue=True, zone=zone)
     out["due_next_7_days"] = _deadlines(now, overdue=False)
     out.update(_response_times(p))
     out["trends"] = _trends(zone, p)
     out.update(_breakdowns(p))
-    out["response_targets"] = _compliance(p, now)
+    out["response_targets"] = _compliance(p, zone, now)
     out["escalations_by_level"] = {}
     out["ministry_requests"] = _ministry_requests()
     return out
@@ -202,12 +205,11 @@ def _state_labels(actor, keys):
 
 
 def _open(actor):
-    rows = db.session.execute(
-        select(Incident.state, Incident.severity, Incident.workflow, Incident.workflow_version,
-               func.count(Incident.id))
-        .where(Incident.is_open.is_(True))
-        .group_by(Incident.state, Incident.severity, Incident.workflow, Incident.workflow_version)
-    ).all()
+    # The snapshot rows of the rollup (metric "open"): one per (state, severity, workflow, version).
+    rows = [(*rollup.parse_open_key(key), n) for key, n in db.session.execute(
+        select(DailyFigure.key, DailyFigure.n)
+        .where(DailyFigure.day == rollup.OPEN_DAY, DailyFigure.metric == "open", DailyFigure.n != 0)
+    ).all()]
     by_severity = {code: 0 for code in vocab.SEVERITIES}
     by_state, keys = {}, {}
     for state, severity, workflow, version, n in rows:
@@ -226,12 +228,12 @@ def _open(actor):
     }
 
 
-def _deadlines(now, *, overdue):
+def _deadlines(now, *, overdue, zone=None):
     """Unmet regulatory and internal deadlines of open incidents: overdue, or due within 7 days."""
     window = Deadline.due_at < now if overdue else and_(Deadline.due_at >= now, Deadline.due_at < now + SOON)
     where = (Deadline.met_at.is_(None), Deadline.kind.in_(("regulatory", "internal")), window,
              Incident.is_open.is_(True))
-    count = db.session.execute(
+    count = _overdue_count(now, zone) if overdue else db.session.execute(
         select(func.count(Deadline.id)).join(Incident, Incident.id == Deadline.incident_id).where(*where)
     ).scalar_one()
     rows = db.session.execute(
@@ -246,6 +248,22 @@ def _deadlines(now, *, overdue):
     } for r in rows]
     flt = {"overdue": "1"} if overdue else {"due_within_days": "7"}
     return {"count": count, "items": items, "filter": flt}
+
+
+def _overdue_count(now, zone):
+    """Unmet regulatory/internal deadlines of open incidents due before ``now``: the rollup's ``due``
+    rows of the days before today (org zone), on ``ix_dashboard_daily_metric_key``, plus today's counted live."""
+    today = now.astimezone(zone).date()
+    before = db.session.execute(
+        select(func.coalesce(func.sum(DailyFigure.n), 0))
+        .where(DailyFigure.metric == "due", DailyFigure.day < today, DailyFigure.key == "unmet")
+    ).scalar_one()
+    live = db.session.execute(
+        select(func.count(Deadline.id)).join(Incident, Incident.id == Deadline.incident_id)
+        .where(Deadline.met_at.is_(None), Deadline.kind.in_(("regulatory", "internal")),
+               Deadline.due_at >= _midnight(today, zone), Deadline.due_at < now, Incident.is_open.is_(True))
+    ).scalar_one()
+    return int(before) + live
 
 
 def _daily(p_since, p_until, metrics):
@@ -342,17 +360,30 @@ def _breakdowns(p):
     return out
 
 
-def _compliance(p, now):
-    """Response targets (state_target deadlines) due in the period: met on time, met late, overdue."""
-    met_late = and_(Deadline.met_at.is_not(None), Deadline.met_at > Deadline.due_at)
-    on_time = and_(Deadline.met_at.is_not(None), Deadline.met_at <= Deadline.due_at)
-    overdue = and_(Deadline.met_at.is_(None), Deadline.due_at < now)
-    row = db.session.execute(
-        select(func.count(case((on_time, Deadline.id))), func.count(case((met_late, Deadline.id))),
-               func.count(case((overdue, Deadline.id))))
-        .where(Deadline.kind == "state_target", Deadline.due_at >= p["start"], Deadline.due_at < p["end"])
-    ).one()
-    counts = dict(zip(COMPLIANCE_KEYS, (int(v or 0) for v in row)))
+def _compliance(p, zone, now):
+    """Response targets (state_target deadlines) due in the period: met on time, met late, overdue.
+
+    Met on time / met late / unmet come from the daily rollup (metric ``tgt``, by due day in the
+    org's zone). Every target unmet on a day before today is overdue; only those due today (org
+    zone) are counted live, on ``ix_deadline_dash_unmet`` (org_id, met_at, kind, due_at): at most
+    one day of targets, whatever the history's size.
+    """
+    today = now.astimezone(zone).date()
+    counts = dict.fromkeys(COMPLIANCE_KEYS, 0)
+    for _metric, key, day, n, _seconds in _daily(p["since"], p["until"], ("tgt",)):
+        if key == "unmet":
+            if day < today:
+                counts["overdue"] += n
+        else:
+            counts[key] += n
+    live_from = max(p["start"], _midnight(today, zone))
+    live_until = min(p["end"], now)
+    if live_from < live_until:
+        counts["overdue"] += db.session.execute(
+            select(func.count(Deadline.id))
+            .where(Deadline.met_at.is_(None), Deadline.kind == "state_target",
+                   Deadline.due_at >= live_from, Deadline.due_at < live_until)
+        ).scalar_one()
     decided = sum(counts.values())
     due = {"target_due_since": _iso(p["start"]), "target_due_until": _iso(p["end"])}
     return {

@@ -29,7 +29,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('metric', sa.String(length=8), nullable=False),
-    sa.Column('key', sa.String(length=80), nullable=False),
+    sa.Column('key', sa.String(length=160), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
     sa.Column('seconds', sa.Float(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -39,6 +39,7 @@ def upgrade():
     )
     with op.batch_alter_table('dashboard_daily', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dashboard_daily_org_id'), ['org_id'], unique=False)
+        batch_op.create_index('ix_dashboard_daily_metric_key', ['org_id', 'metric', 'key', 'day', 'n'], unique=False)
     with op.batch_alter_table('incident', schema=None) as batch_op:
         for name, columns in INCIDENT:
             batch_op.create_index(name, columns, unique=False)
@@ -59,5 +60,6 @@ def downgrade():
         for name, _columns in reversed(INCIDENT):
             batch_op.drop_index(name)
     with op.batch_alter_table('dashboard_daily', schema=None) as batch_op:
+        batch_op.drop_index('ix_dashboard_daily_metric_key')
         batch_op.drop_index(batch_op.f('ix_dashboard_daily_org_id'))
     op.drop_table('dashboard_daily')
