@@ -121,8 +121,8 @@ def invite_user(*, actor, email, name, role, locale=None):
     """Create a user who sets their own password; returns (user, raw invitation token shown once)."""
     _require_admin(actor)
     org = get_org(actor.org_id)
-    placeholder = secrets.token_urlsafe(24)  # never told to anyone; replaced at acceptance
-    user = create_user(org=org, email=email, name=name, role=role, password=placeholder, locale=locale)
+    unusable = secrets.token_urlsafe(24)  # never told to anyone; replaced at acceptance
+    user = create_user(org=org, email=email, name=name, role=role, password=unusable, locale=locale)
     raw = secrets.token_urlsafe(32)
     with transaction() as s:
         user.invite_token_hash = _hash_token(raw)
