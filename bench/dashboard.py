@@ -21,9 +21,7 @@ of the largest size to the smallest (target <= 2). Needs wrk. Results also go to
 ``bench/results/dashboard-*.json``.
 """
 import argparse
-import json
 import os
-import platform
 import re
 import shutil
 import sqlite3
@@ -33,7 +31,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.filing import ROOT, Gunicorn, run
+from bench.filing import Gunicorn, run, save_results
 from bench.queue import LUA, PASSWORD, measure, seed, setup_database
 
 TARGET_SCALING = 2.0
@@ -214,14 +212,7 @@ def main(argv=None):
     try:
         all_results = [bench_size(tmp, size, script, args) for size in sizes]
         summary = report(all_results, args)
-        results = ROOT / "bench" / "results"
-        results.mkdir(exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        (results / f"dashboard-{stamp}.json").write_text(json.dumps({
-            "date": stamp, "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-                                      f"Python {platform.python_version()}",
-            "args": vars(args), "results": all_results, "summary": summary,
-        }, indent=2, ensure_ascii=False))
+        save_results("dashboard", {"args": vars(args), "results": all_results, "summary": summary})
     finally:
         if args.keep:
             print(f"kept {tmp}")

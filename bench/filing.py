@@ -220,6 +220,18 @@ def report(ours, bare, args):
     return ratio
 
 
+
+def save_results(kind, payload):
+    """Write one run's figures to bench/results/<kind>-<UTC time>.json, with the machine and date."""
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    machine = (f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
+               f"Python {platform.python_version()}")
+    path = results / f"{kind}-{stamp}.json"
+    path.write_text(json.dumps({"date": stamp, "machine": machine, **payload}, indent=2, ensure_ascii=False))
+    return path
+
 def main(argv=None):
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -255,14 +267,7 @@ def main(argv=None):
         finally:
             server.stop()
         ratio = report(ours, bare, args)
-        results = ROOT / "bench" / "results"
-        results.mkdir(exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        (results / f"filing-{stamp}.json").write_text(json.dumps({
-            "date": stamp, "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-                                      f"Python {platform.python_version()}",
-            "args": vars(args), "ours": ours, "bare": bare, "ratio": ratio,
-        }, indent=2, ensure_ascii=False))
+        save_results("filing", {"args": vars(args), "ours": ours, "bare": bare, "ratio": ratio})
     finally:
         if args.keep:
             print(f"kept {tmp}")

@@ -21,7 +21,6 @@ Results also go to ``bench/results/queue-*.json``.
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import secrets
@@ -33,7 +32,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bench.filing import ROOT, Gunicorn, run
+from bench.filing import Gunicorn, run, save_results
 
 TARGET_RATIO = 0.7
 TARGET_SCALING = 1.5
@@ -314,14 +313,7 @@ def main(argv=None):
             return 0
         all_results = [bench_size(tmp, size, script, args) for size in sizes]
         summary = report(all_results, args)
-        results = ROOT / "bench" / "results"
-        results.mkdir(exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        (results / f"queue-{stamp}.json").write_text(json.dumps({
-            "date": stamp, "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-                                      f"Python {platform.python_version()}",
-            "args": vars(args), "results": all_results, "summary": summary,
-        }, indent=2, ensure_ascii=False))
+        save_results("queue", {"args": vars(args), "results": all_results, "summary": summary})
     finally:
         if args.keep:
             print(f"kept {tmp}")
