@@ -5,6 +5,7 @@
 `TestConfig` is what the test suite uses.
 """
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -57,6 +58,28 @@ class Config:
     QUEUE_COUNTS_TTL_SECONDS = int(os.environ.get("QUEUE_COUNTS_TTL_SECONDS", "5"))
     # The dashboard's figures are cached this long per organisation and period (0: off).
     DASHBOARD_METRICS_TTL_SECONDS = int(os.environ.get("DASHBOARD_METRICS_TTL_SECONDS", "10"))
+    # The web process runs the escalation sweep on a background thread (the embedded
+    # default); production runs `flask escalation sweep --every N` instead (README).
+    ESCALATION_SWEEP_IN_PROCESS = _bool("ESCALATION_SWEEP_IN_PROCESS", not os.environ.get("REDIS_URL"))
+    # A claimed delivery is someone's for this long; after it the sweep may enqueue it again.
+    DELIVERY_LEASE_SECONDS = int(os.environ.get("DELIVERY_LEASE_SECONDS", "120"))
+    # A new or failed delivery not sent by then is enqueued again by the sweep.
+    DELIVERY_REQUEUE_AFTER_SECONDS = int(os.environ.get("DELIVERY_REQUEUE_AFTER_SECONDS", "60"))
+    DELIVERY_MAX_ATTEMPTS = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "8"))
+    # Links in e-mails (acknowledge, open the incident) start with this.
+    BASE_URL = os.environ.get("BASE_URL", "http://localhost:5000")
+    # E-mail over SMTP (no MAIL_SERVER: e-mail deliveries fail with "no SMTP server configured").
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_STARTTLS = _bool("MAIL_USE_STARTTLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_FROM = os.environ.get("MAIL_FROM", "ai-incidents@localhost")
+    MAIL_TIMEOUT_SECONDS = int(os.environ.get("MAIL_TIMEOUT_SECONDS", "10"))
+    WEBHOOK_TIMEOUT_SECONDS = int(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+    # The ledger checkpoints' Ed25519 key: a file outside the database (default instance/).
+    LEDGER_SIGNING_KEY_FILE = os.environ.get("LEDGER_SIGNING_KEY_FILE") or None
 
 
 class ProductionConfig(Config):
@@ -90,6 +113,9 @@ class TestConfig(Config):
     LOGIN_MAX_FAILURES_PER_IP = 1000
     QUEUE_COUNTS_TTL_SECONDS = 0
     DASHBOARD_METRICS_TTL_SECONDS = 0
+    ESCALATION_SWEEP_IN_PROCESS = False
+    LEDGER_SIGNING_KEY_FILE = os.environ.get("TEST_LEDGER_SIGNING_KEY_FILE") or os.path.join(
+        tempfile.gettempdir(), f"ait-test-ledger-key-{os.getuid()}.pem")
 
 
 def config_from_env():

@@ -26,6 +26,9 @@ def create_app(config_class=None):
     register_security_headers(app)
     register_template_helpers(app)
     register_commands(app)
+    from app.escalation import runner
+
+    runner.init_app(app)
     return app
 
 
@@ -59,6 +62,9 @@ def register_extensions(app):
     import app.systems.models  # noqa: F401
     import app.incidents.models  # noqa: F401
     import app.workflow.models  # noqa: F401
+    import app.ledger.models  # noqa: F401
+    import app.escalation.models  # noqa: F401
+    import app.reports.models  # noqa: F401
 
 
 def register_workflows(app):
@@ -68,6 +74,9 @@ def register_workflows(app):
 
     loader.init_app(app)
     deadlines.init_app(app)  # raises RulesFileError naming the file, the path and the problem
+    from app.escalation import policy
+
+    policy.init_app(app)  # raises DefinitionError naming the file, the path and the problem
 
 
 def register_tenancy(app):

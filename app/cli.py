@@ -97,3 +97,8 @@ def register(app):
     from app.workflow.cli import workflows_cli
 
     app.cli.add_command(workflows_cli)
+    from app.escalation.cli import escalation_cli
+    from app.ledger.cli import ledger_cli
+
+    app.cli.add_command(escalation_cli)
+    app.cli.add_command(ledger_cli)

@@ -34,16 +34,22 @@ log = logging.getLogger(__name__)
 
 RETRY_INTERVALS = [10, 30, 60]
 _PENDING = "app.queue.pending"
+_DURABLE = "_durable"
 
 
 # ---------------------------------------------------------------- enqueue after commit
 
 
-def enqueue(func, *args, **kwargs):
-    """Run ``func(*args, **kwargs)`` in the background after the current transaction commits."""
+def enqueue(func, *args, durable=False, **kwargs):
+    """Run ``func(*args, **kwargs)`` in the background after the current transaction commits.
+
+    ``durable=True`` says the database already holds the work (a pending delivery the sweep
+    re-enqueues): if Redis is unreachable the job is left for the sweep instead of running
+    in the web process.
+    """
     path = dotted_path(func)
     app = current_app._get_current_object()
-    job = (app, path, args, kwargs)
+    job = (app, path, args, dict(kwargs, **({_DURABLE: True} if durable else {})))
     session = db.session()
     if session.in_transaction():
         # Remember the innermost transaction: a rolled-back savepoint drops its own jobs only.
@@ -106,6 +112,7 @@ def _within(owner, transaction):
 def _dispatch(job):
     """Hand a job over to RQ or to the in-process worker; never raise (the commit is done)."""
     app, path, args, kwargs = job
+    durable = bool(kwargs.pop(_DURABLE, False))
     try:
         url = app.config.get("REDIS_URL")
         if url:
@@ -113,6 +120,9 @@ def _dispatch(job):
                 _enqueue_rq(url, app.config.get("RQ_QUEUE", "default"), path, args, kwargs)
                 return
             except Exception:  # redis.exceptions.RedisError, OSError, ...
+                if durable:
+                    log.warning("Redis at %s unreachable; job %s%r left to the sweep", _redact(url), path, args)
+                    return
                 log.warning("Redis at %s unreachable; running job %s in-process", _redact(url), path,
                             exc_info=True)
         _worker().put(app, path, args, kwargs)

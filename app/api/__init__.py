@@ -65,4 +65,6 @@ def _marshmallow_error(err):
     return error_response(exc.status, exc.message, exc.code, exc.fields)
 
 
-from app.api import exports, incidents, liaison, meta, metrics, queue, systems, transitions  # noqa: E402,F401
+from app.api import (  # noqa: E402,F401
+    escalations, exports, incidents, ledger, liaison, meta, metrics, queue, reports, systems, transitions, webhooks,
+)

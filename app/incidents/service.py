@@ -210,6 +210,9 @@ def file_incident(*, actor, data, filed_at=None):
                                            "workflow": incident.workflow, "workflow_version": incident.workflow_version,
                                            "workflow_reason": reason},
         ))
+        from app.escalation import service as escalation
+
+        escalation.incident_filed(s, incident, actor=actor, now=incident.created_at)
     return incident
 
 
@@ -265,6 +268,9 @@ def update_incident(*, actor, incident_id, version, data):
                 _write_tags(s, incident)
             if set(changes) & set(DEADLINE_FACTS):
                 recompute_deadlines(s, incident)
+                from app.escalation import service as escalation
+
+                escalation.incident_changed(s, incident)
             s.add(TimelineEvent(
                 org_id=incident.org_id, incident_id=incident.id, actor_id=actor.id,
                 action="edited", data={"changes": changes},

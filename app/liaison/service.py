@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 
 from app.db import transaction, utcnow
 from app.errors import Forbidden, NotFound, ValidationFailed
+from app.escalation import service as escalation
 from app.extensions import db
 from app.incidents import service as incidents
 from app.incidents.models import Incident, IncidentMinistryRequest, MinistryRequest, TimelineEvent
@@ -218,6 +219,7 @@ def link(*, actor, request_id, incident_id):
             s.add(_event(actor, incident, item, "ministry_request_linked"))
             s.flush()
             incidents.recompute_deadlines(s, incident)
+            escalation.incident_changed(s, incident)
     return item, incident
 
 
@@ -236,6 +238,7 @@ def unlink(*, actor, request_id, incident_id):
             s.add(_event(actor, incident, item, "ministry_request_unlinked"))
             s.flush()
             incidents.recompute_deadlines(s, incident)
+            escalation.incident_changed(s, incident)
     return item, incident
 
 

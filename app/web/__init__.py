@@ -3,4 +3,7 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-from app.web import account, admin, auth, context, dashboard, exports, incidents, liaison, pages, queue, rules, systems, transitions, workflows  # noqa: E402,F401
+from app.web import (  # noqa: E402,F401
+    account, admin, auth, context, dashboard, escalations, exports, incidents, ledger, liaison, pages, queue, reports,
+    rules, systems, transitions, webhooks, workflows,
+)

@@ -321,6 +321,9 @@ def transition(*, actor, incident_id, name, version, comment="", fields=None):
                         "workflow_version": definition.version,
                     },
                 ))
+            from app.escalation import service as escalation
+
+            escalation.incident_changed(s, incident)
     except StaleDataError:
         raise Conflict("the incident was changed by someone else; reload and try again") from None
     return incident

@@ -1,0 +1,2 @@
+"""ledger API (being written)."""
+from app.api import bp  # noqa: F401

@@ -1,0 +1,2 @@
+"""reports API (being written)."""
+from app.api import bp  # noqa: F401

@@ -1,0 +1,2 @@
+"""webhooks API (being written)."""
+from app.api import bp  # noqa: F401

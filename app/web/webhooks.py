@@ -1,0 +1,2 @@
+"""webhooks pages (being written)."""
+from app.web import bp  # noqa: F401
