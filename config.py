@@ -66,6 +66,9 @@ class Config:
     # A new or failed delivery not sent by then is enqueued again by the sweep.
     DELIVERY_REQUEUE_AFTER_SECONDS = int(os.environ.get("DELIVERY_REQUEUE_AFTER_SECONDS", "60"))
     DELIVERY_MAX_ATTEMPTS = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "8"))
+    # Enqueue the delivery jobs (after the commit, and again from the sweep). The test suite
+    # turns this off and runs app.escalation.delivery itself, so no job races a test.
+    DELIVERY_JOBS_ENABLED = True
     # Links in e-mails (acknowledge, open the incident) start with this.
     BASE_URL = os.environ.get("BASE_URL", "http://localhost:5000")
     # E-mail over SMTP (no MAIL_SERVER: e-mail deliveries fail with "no SMTP server configured").
@@ -114,6 +117,7 @@ class TestConfig(Config):
     QUEUE_COUNTS_TTL_SECONDS = 0
     DASHBOARD_METRICS_TTL_SECONDS = 0
     ESCALATION_SWEEP_IN_PROCESS = False
+    DELIVERY_JOBS_ENABLED = False
     LEDGER_SIGNING_KEY_FILE = os.environ.get("TEST_LEDGER_SIGNING_KEY_FILE") or os.path.join(
         tempfile.gettempdir(), f"ait-test-ledger-key-{os.getuid()}.pem")
 

@@ -60,6 +60,9 @@ def _clean_tables(request):
     if "app" not in request.fixturenames:
         return
     application = request.getfixturevalue("app")
+    from app import queue
+
+    queue.wait_for_jobs(15)  # background jobs of this test finish before its rows go
     with application.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]

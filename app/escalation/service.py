@@ -290,7 +290,7 @@ def _notify(session, escalation, level, incident, directory, *, round_, now):
                                      recipient=f"webhook:{hook.id}", round=round_, status="pending",
                                      created_at=now, next_attempt_at=retry_after))
                 pending += 1
-    if pending:
+    if pending and current_app.config.get("DELIVERY_JOBS_ENABLED", True):
         queue.enqueue(DELIVERY_JOB, incident.org_id, escalation.id, durable=True)
 
 
@@ -416,8 +416,9 @@ def requeue_deliveries(*, now=None, limit=1000):
         .group_by(Delivery.org_id, Delivery.escalation_id).limit(limit)
         .execution_options(all_orgs=True)).all()
     db.session.rollback()  # end the read snapshot
-    for org_id, escalation_id in rows:
-        queue.enqueue(DELIVERY_JOB, org_id, escalation_id, durable=True)
+    if current_app.config.get("DELIVERY_JOBS_ENABLED", True):
+        for org_id, escalation_id in rows:
+            queue.enqueue(DELIVERY_JOB, org_id, escalation_id, durable=True)
     return len(rows)
 
 
@@ -535,7 +536,7 @@ def notifications(*, actor, limit=50, unread_only=False):
 
 def unread_count(actor):
     return db.session.execute(
-        select(func.count()).select_from(Notification)
+        select(func.count(Notification.id))
         .where(Notification.user_id == actor.id, Notification.read_at.is_(None))).scalar_one()
 
 
