@@ -68,7 +68,7 @@ class Config:
     DELIVERY_MAX_ATTEMPTS = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "8"))
     # Enqueue the delivery jobs (after the commit, and again from the sweep). The test suite
     # turns this off and runs app.escalation.delivery itself, so no job races a test.
-    DELIVERY_JOBS_ENABLED = True
+    DELIVERY_JOBS_ENABLED = _bool("DELIVERY_JOBS_ENABLED", True)
     # Links in e-mails (acknowledge, open the incident) start with this.
     BASE_URL = os.environ.get("BASE_URL", "http://localhost:5000")
     # E-mail over SMTP (no MAIL_SERVER: e-mail deliveries fail with "no SMTP server configured").

@@ -514,6 +514,21 @@ def _ministry_requests(people, by_system, base):
             _advance(incident, actors, 3)
 
 
+def _escalations(people, base):
+    """Record what is due now (the sweep), and acknowledge all but the last two days' escalations
+    as the lead would have; returns how many escalations the organisation has."""
+    from app.escalation import service as escalation
+
+    escalation.sweep(now=base)
+    lead = people["lead"]
+    recent = base - timedelta(days=2)
+    rows = escalation.list_open(actor=lead, limit=10_000)
+    for row in rows:
+        if row.created_at < recent:
+            escalation.acknowledge(actor=lead, escalation_id=row.id)
+    return sum(escalation.by_level().values())
+
+
 def load(*, slug="demo", password="demo-password-2026"):
     """Create the demo organisation; return a summary to print, or None when it already exists."""
     if orgs.get_org_by_slug(slug) is not None:
@@ -553,10 +568,11 @@ def load(*, slug="demo", password="demo-password-2026"):
             by_system.setdefault(system_key, []).append(incident)
             filed += 1
         _ministry_requests(people, by_system, base)
+        escalated = _escalations(people, base)
     width = max(len(role) for _, _, _, role, _ in PEOPLE)
     lines = [
         f"created demo organisation {slug!r}: {ORG_NAME} (Asia/Tokyo)",
-        f"  {len(PEOPLE)} users, {len(SYSTEMS)} AI systems, {filed} incidents",
+        f"  {len(PEOPLE)} users, {len(SYSTEMS)} AI systems, {filed} incidents, {escalated} escalations",
         f"  log in at /login with password {password!r}:",
     ]
     lines += [f"    {role:<{width}}  {local}@{domain}  ({name})" for _, local, name, role, _ in PEOPLE]

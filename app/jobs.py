@@ -24,6 +24,7 @@ time: there is no import circle.
 """
 import importlib
 import logging
+import os
 
 from flask import current_app, has_app_context
 
@@ -32,6 +33,7 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 _app = None
+_app_pid = None
 
 
 def resolve(path):
@@ -43,12 +45,23 @@ def resolve(path):
 
 
 def worker_app(app_factory=None):
-    """The app this worker process runs jobs in (built once, from the environment)."""
-    global _app
+    """The app this worker process runs jobs in (built once, from the environment).
+
+    Built in RQ's main process (``rq worker -c app.rq_settings``), it is inherited by every
+    forked work-horse; a horse first drops the pooled connections it inherited (they belong
+    to the parent), so no two processes ever share a database connection.
+    """
+    global _app, _app_pid
     if _app is None:
         if app_factory is None:
             from app import create_app as app_factory
         _app = app_factory()
+        _app_pid = os.getpid()
+    elif _app_pid != os.getpid():
+        with _app.app_context():
+            for engine in db.engines.values():
+                engine.dispose(close=False)
+        _app_pid = os.getpid()
     return _app
 
 

@@ -22,12 +22,14 @@ from app.workflow import service as workflows
 from tests.conftest import PASSWORD, incident_payload
 
 # URL argument -> the kind of organisation-owned object it names.
-ID_KINDS = {"incident_id": "incident", "system_id": "system", "user_id": "user", "token_id": "token", "request_id": "request",
-            "rule_id": "org_rule", "workflow_id": "workflow"}
+ID_KINDS = {"escalation_id": "escalation", "incident_id": "incident", "system_id": "system", "user_id": "user", "token_id": "token", "request_id": "request",
+            "rule_id": "org_rule", "workflow_id": "workflow", "job_id": "report_job",
+            "webhook_id": "webhook"}
 # Id-like arguments that do not name an organisation's object, each limited to one path prefix and
 # with its reason. Anything else id-like and unmapped fails test_every_id_argument_is_mapped.
 NOT_ORG_OBJECTS = {
     ("token", "/invite/"): "an invitation link's secret: a capability for someone not yet logged in",
+    ("token", "/escalations/ack/"): "an e-mailed acknowledgement link's signed token: it names its own organisation",
 }
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 _ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -85,8 +87,27 @@ def _make_objects(app, org, admin, *, title):
                "org_rule": rule.id}
         ids["request"] = _ministry_request(admin).id
         ids["workflow"] = workflows.copy_workflow(actor=admin, workflow_id="jp-ai-incident").id
+        ids["escalation"] = _escalation(admin, title)
+        from app.escalation import endpoints as webhooks
+
+        ids["webhook"] = webhooks.create_endpoint(actor=admin, data={"url": f"https://{org.slug}.example.jp/hook"})[0].id
+        from app.reports import service as reports
+
+        ids["report_job"] = reports.create_pack_job(actor=admin, incident_id=incident.id, fmt="json", locale="en").id
         db.session.remove()
     return ids
+
+
+def _escalation(admin, title):
+    """An escalation of the admin's organisation: filing at SEV1 escalates at once."""
+    from sqlalchemy import select
+
+    from app.escalation.models import Escalation
+
+    incident = incidents.file_incident(
+        actor=admin, data=_parsed(incident_payload(title=f"{title} SEV1", severity="sev1")))
+    return db.session.execute(select(Escalation).where(Escalation.incident_id == incident.id)
+                              .order_by(Escalation.id)).unique().scalars().first().id
 
 
 def _ministry_request(admin):

@@ -9,9 +9,12 @@ from flask import Blueprint, g, request
 from marshmallow import ValidationError
 
 from app.errors import Unauthorized, ValidationFailed
+from app.escalation import service as escalation_service
+from app.escalation import endpoints as webhook_endpoints
 from app.incidents import service as incident_service
 from app.liaison import service as liaison_service
 from app.orgs import service as orgs
+from app.reports import service as report_service
 from app.systems import service as system_service
 from app.tenancy import set_request_org
 
@@ -22,6 +25,9 @@ ID_RESOLVERS = {
     "incident_id": lambda user, value: incident_service.get_incident(actor=user, incident_id=value),
     "system_id": lambda user, value: system_service.get_system(value),
     "request_id": lambda user, value: liaison_service.find_request(value),
+    "job_id": lambda user, value: report_service.get_job(actor=user, job_id=value),
+    "escalation_id": lambda user, value: escalation_service.find_escalation(value),
+    "webhook_id": lambda user, value: webhook_endpoints.find_endpoint(value),
 }
 
 

@@ -125,5 +125,5 @@ class MetricsSchema(Schema):
     by_jurisdiction = fields.List(fields.Nested(BreakdownSchema))
     response_targets = fields.Nested(ComplianceSchema)
     escalations_by_level = fields.Dict(keys=fields.Str(), values=fields.Int(),
-                                       metadata={"description": "Empty until escalations are recorded"})
+                                       metadata={"description": "Escalations recorded in the period by level: {\"1\": n, ...}"})
     ministry_requests = fields.Nested(MinistryRequestsFigureSchema)

@@ -180,9 +180,17 @@ def _compute(actor, zone, p, now):
     out["trends"] = _trends(zone, p)
     out.update(_breakdowns(p))
     out["response_targets"] = _compliance(p, zone, now)
-    out["escalations_by_level"] = {}
+    out["escalations_by_level"] = _escalations_by_level(p)
     out["ministry_requests"] = _ministry_requests()
     return out
+
+
+def _escalations_by_level(p):
+    """``{"1": n, ...}``: escalations recorded in the period by level (on ix_escalation_org_created)."""
+    from app.escalation import service as escalation
+
+    counts = escalation.by_level(since=p["start"], until=p["end"])
+    return {str(level): counts[level] for level in sorted(counts)}
 
 
 def _state_labels(actor, keys):

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 BACKOFF_SECONDS = (10, 30, 60, 300, 900, 1800, 3600)
 
 
+class PermanentFailure(RuntimeError):
+    """A delivery that no retry can send (e.g. no SMTP server configured): failed at once."""
+
+
 class DeliveryFailed(RuntimeError):
     """One or more deliveries of an escalation failed this time (RQ retries the job)."""
 
@@ -82,17 +86,22 @@ def deliver_one(delivery_id, *, now=None):
     escalation = db.session.execute(
         select(Escalation).where(Escalation.id == delivery.escalation_id)).unique().scalar_one()
     db.session.rollback()  # no transaction stays open while we talk to the outside world
+    permanent = False
     try:
+        if delivery.channel == "email" and not current_app.config.get("MAIL_SERVER"):
+            raise PermanentFailure("no SMTP server configured (set MAIL_SERVER)")
         channels.send(delivery, escalation)
         error = None
+    except PermanentFailure as exc:
+        error, permanent = f"{exc}", True
     except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
         log.warning("delivery %s (%s to %s) failed: %s", delivery.id, delivery.channel, delivery.recipient, exc)
         error = f"{type(exc).__name__}: {exc}"[:2000]
-    _record_result(delivery_id, error)
-    return error
+    _record_result(delivery_id, error, permanent=permanent)
+    return None if permanent else error
 
 
-def _record_result(delivery_id, error):
+def _record_result(delivery_id, error, *, permanent=False):
     now = utcnow()
     max_attempts = current_app.config.get("DELIVERY_MAX_ATTEMPTS", 8)
     with transaction() as s:
@@ -105,7 +114,7 @@ def _record_result(delivery_id, error):
         else:
             delivery.last_error = error
             delivery.locked_until = None
-            if delivery.attempts >= max_attempts:
+            if permanent or delivery.attempts >= max_attempts:
                 delivery.status, delivery.next_attempt_at = "failed", None
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=backoff(delivery.attempts))

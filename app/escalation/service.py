@@ -10,9 +10,10 @@ moves its timers.
 
 **Recording once.** An escalation's key is ``(incident, trigger, level, occurrence)``,
 unique in the database. The sweep claims due timers (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, the write lock on SQLite), records each escalation with ``INSERT ... ON
-CONFLICT DO NOTHING`` and marks the timer fired, all in one transaction, so a sweep run
-twice, or on two machines at once, records each escalation once.
+PostgreSQL, the write lock on SQLite), skips keys already recorded, inserts the new
+escalations and marks the timers fired, all in one transaction, so a sweep run twice,
+or on two machines at once, records each escalation once (a writer that loses a race on
+the unique key rolls back and retries its batch).
 
 **Notifications** are :class:`Delivery` rows (in-app ones are written at once); e-mail and
 webhook deliveries are sent by jobs enqueued after the commit
@@ -26,8 +27,8 @@ from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import queue
 from app.db import transaction, utcnow
@@ -200,63 +201,59 @@ def recipients(level, incident, directory, *, policy=None, rule=None):
 # ---------------------------------------------------------------- recording
 
 
-def _insert_ignore(session, model, key):
-    """``INSERT ... ON CONFLICT (key) DO NOTHING`` for PostgreSQL or SQLite."""
-    maker = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return maker(model).on_conflict_do_nothing(index_elements=key)
-
-
 def record_many(session, specs, *, policy_of, now, directory=None):
     """Record escalations (each ``dict(incident, trigger, level, occurrence, reason, rule, detail)``).
 
-    Returns the new :class:`Escalation` rows; a key already recorded is skipped. Writes
-    the in-app notifications, the pending deliveries, the follow-up timers and a ledger
-    entry for each, and enqueues the delivery jobs for after the commit.
+    Returns the ids of the new escalations; a key already recorded is skipped (and the
+    unique key in the database stops a racing writer: its transaction fails and is
+    retried). Writes the in-app notifications, the pending deliveries, the follow-up
+    timers and a ledger entry for each, and enqueues the delivery jobs for after the
+    commit. Rows go in as a few batched INSERTs, whatever the number of escalations.
     """
+    if not specs:
+        return []
     directory = directory or _Directory(session)
-    created = []
+    incident_ids = {spec["incident"].id for spec in specs}
+    recorded = {tuple(row) for row in session.execute(
+        select(Escalation.incident_id, Escalation.trigger, Escalation.level, Escalation.occurrence)
+        .where(Escalation.incident_id.in_(incident_ids)).execution_options(all_orgs=True))}
+    planned = []
     for spec in specs:
-        with scoped(spec["incident"].org_id):
-            escalation = _record_one(session, spec, policy_of, now, directory)
-        if escalation is not None:
-            created.append(escalation)
-    return created
-
-
-def _record_one(session, spec, policy_of, now, directory):
-    incident = spec["incident"]
-    policy = policy_of(incident)
-    level = policy.level(spec["level"])
-    if level is None:
-        return None
-    who = recipients(level, incident, directory, policy=policy, rule=spec.get("rule"))
-    values = dict(org_id=incident.org_id, incident_id=incident.id, policy=policy.id,
-                  trigger=spec["trigger"], level=level.level, occurrence=spec["occurrence"],
-                  reason=spec["reason"], rule=spec.get("rule"), external=level.external,
-                  recipients=who, detail=spec.get("detail") or {}, created_at=now, repeats=0)
-    stmt = _insert_ignore(session, Escalation, ["incident_id", "trigger", "level", "occurrence"])
-    new_id = session.execute(stmt.values(**values).returning(Escalation.id)).scalar_one_or_none()
-    if new_id is None:
-        return None  # recorded before: this key escalates once
-    escalation = session.get(Escalation, new_id)
-    _notify(session, escalation, level, incident, directory, round_=0, now=now)
-    if level.acknowledge_within and policy.next_level(level.level) is not None:
-        session.add(EscalationTimer(
-            org_id=incident.org_id, incident_id=incident.id, trigger=f"noack:{new_id}",
-            level=policy.next_level(level.level).level, occurrence=0,
-            due_at=now + timedelta(seconds=level.acknowledge_within), escalation_id=new_id))
-    if level.repeat_every and level.max_repeats:
-        session.add(EscalationTimer(
-            org_id=incident.org_id, incident_id=incident.id, trigger=f"repeat:{new_id}",
-            level=level.level, occurrence=1,
-            due_at=now + timedelta(seconds=level.repeat_every), escalation_id=new_id))
-    ledger.record("escalate", actor="system:escalation", org_id=incident.org_id,
-                  subject_type="incident", subject_id=incident.id, payload={
-                      "escalation": new_id, "level": level.level, "level_key": level.key,
-                      "trigger": spec["trigger"], "occurrence": spec["occurrence"],
-                      "reason": spec["reason"], "rule": spec.get("rule"), "external": level.external,
-                      "recipients": [_recipient_key(r) for r in who]})
-    return escalation
+        incident = spec["incident"]
+        policy = policy_of(incident)
+        level = policy.level(spec["level"])
+        key = (incident.id, spec["trigger"], spec["level"], spec["occurrence"])
+        if level is None or key in recorded:
+            continue  # recorded before: this key escalates once
+        recorded.add(key)
+        who = recipients(level, incident, directory, policy=policy, rule=spec.get("rule"))
+        row = Escalation(org_id=incident.org_id, incident_id=incident.id, policy=policy.id,
+                         trigger=spec["trigger"], level=level.level, occurrence=spec["occurrence"],
+                         reason=spec["reason"], rule=spec.get("rule"), external=level.external,
+                         recipients=who, detail=spec.get("detail") or {}, created_at=now, repeats=0)
+        session.add(row)
+        planned.append((row, spec, incident, policy, level, who))
+    session.flush()  # one batched INSERT ... RETURNING for the escalations' ids
+    for row, spec, incident, policy, level, who in planned:
+        _notify(session, row.id, who, level, incident, directory, round_=0, now=now)
+        following = policy.next_level(level.level)
+        if level.acknowledge_within and following is not None:
+            session.add(EscalationTimer(
+                org_id=incident.org_id, incident_id=incident.id, trigger=f"noack:{row.id}",
+                level=following.level, occurrence=0,
+                due_at=now + timedelta(seconds=level.acknowledge_within), escalation_id=row.id))
+        if level.repeat_every and level.max_repeats:
+            session.add(EscalationTimer(
+                org_id=incident.org_id, incident_id=incident.id, trigger=f"repeat:{row.id}",
+                level=level.level, occurrence=1,
+                due_at=now + timedelta(seconds=level.repeat_every), escalation_id=row.id))
+        ledger.record("escalate", actor="system:escalation", org_id=incident.org_id,
+                      subject_type="incident", subject_id=incident.id, payload={
+                          "escalation": row.id, "level": level.level, "level_key": level.key,
+                          "trigger": spec["trigger"], "occurrence": spec["occurrence"],
+                          "reason": spec["reason"], "rule": spec.get("rule"), "external": level.external,
+                          "recipients": [_recipient_key(r) for r in who]})
+    return [row.id for row, *_ in planned]
 
 
 def _recipient_key(r):
@@ -267,31 +264,31 @@ def _recipient_key(r):
     return f"email:{r['email']}"
 
 
-def _notify(session, escalation, level, incident, directory, *, round_, now):
+def _notify(session, escalation_id, who, level, incident, directory, *, round_, now):
     """One round of notifications: in-app rows now, e-mail and webhook deliveries as jobs."""
     pending = 0
     retry_after = now + timedelta(seconds=current_app.config.get("DELIVERY_REQUEUE_AFTER_SECONDS", 60))
-    for r in escalation.recipients or ():
+    for r in who or ():
         if r["type"] == "user" and "in_app" in level.channels:
-            session.add(Notification(org_id=incident.org_id, user_id=r["id"], escalation_id=escalation.id,
+            session.add(Notification(org_id=incident.org_id, user_id=r["id"], escalation_id=escalation_id,
                                      incident_id=incident.id, round=round_, created_at=now))
-            session.add(Delivery(org_id=incident.org_id, escalation_id=escalation.id, channel="in_app",
+            session.add(Delivery(org_id=incident.org_id, escalation_id=escalation_id, channel="in_app",
                                  recipient=f"user:{r['id']}", round=round_, status="sent", attempts=1,
                                  created_at=now, sent_at=now))
         if r["type"] in ("user", "email") and "email" in level.channels and not level.external:
-            session.add(Delivery(org_id=incident.org_id, escalation_id=escalation.id, channel="email",
+            session.add(Delivery(org_id=incident.org_id, escalation_id=escalation_id, channel="email",
                                  recipient=r["email"], round=round_, status="pending",
                                  created_at=now, next_attempt_at=retry_after))
             pending += 1
     if "webhook" in level.channels:
         for hook in directory.hooks(incident.org_id):
             if hook.min_level <= level.level:
-                session.add(Delivery(org_id=incident.org_id, escalation_id=escalation.id, channel="webhook",
+                session.add(Delivery(org_id=incident.org_id, escalation_id=escalation_id, channel="webhook",
                                      recipient=f"webhook:{hook.id}", round=round_, status="pending",
                                      created_at=now, next_attempt_at=retry_after))
                 pending += 1
     if pending and current_app.config.get("DELIVERY_JOBS_ENABLED", True):
-        queue.enqueue(DELIVERY_JOB, incident.org_id, escalation.id, durable=True)
+        queue.enqueue(DELIVERY_JOB, incident.org_id, escalation_id, durable=True)
 
 
 # ---------------------------------------------------------------- the sweep
@@ -316,7 +313,15 @@ def sweep(*, now=None, batch=SWEEP_BATCH, max_batches=None):
     batches = 0
     while max_batches is None or batches < max_batches:
         current = now or utcnow()
-        fired, recorded = _sweep_batch(current, batch)
+        for attempt in range(3):
+            try:
+                fired, recorded = _sweep_batch(current, batch)
+                break
+            except IntegrityError:
+                # Another writer recorded one of these keys first: read again and skip it.
+                log.info("escalation sweep: a key was recorded concurrently; retrying the batch")
+                if attempt == 2:
+                    raise
         totals["fired"] += fired
         totals["recorded"] += recorded
         batches += 1
@@ -351,9 +356,11 @@ def _sweep_batch(now, batch):
                     policy_cache[key] = policy_for(incident)
             return policy_cache[key]
 
+        # One UPDATE marks the whole batch fired (the ORM would send one per row).
+        s.execute(update(EscalationTimer).where(EscalationTimer.id.in_([t.id for t in timers]))
+                  .values(fired_at=now).execution_options(synchronize_session=False, all_orgs=True))
         specs, recorded = [], 0
         for timer in timers:
-            timer.fired_at = now
             incident = incidents.get(timer.incident_id)
             if incident is None or not incident.is_open:
                 continue
@@ -394,7 +401,7 @@ def _repeat(session, timer, escalation, incident, policy, directory, now):
     if escalation.repeats >= round_:
         return 0  # this round went out already
     escalation.repeats = round_
-    _notify(session, escalation, level, incident, directory, round_=round_, now=now)
+    _notify(session, escalation.id, escalation.recipients, level, incident, directory, round_=round_, now=now)
     if level.repeat_every and round_ < level.max_repeats:
         session.add(EscalationTimer(
             org_id=incident.org_id, incident_id=incident.id, trigger=timer.trigger, level=timer.level,
@@ -532,6 +539,30 @@ def notifications(*, actor, limit=50, unread_only=False):
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
     return db.session.execute(stmt.order_by(Notification.id.desc()).limit(limit)).unique().all()
+
+
+def unread_badge(actor):
+    """The header badge's count; 0 (and the session rolled back) if the count fails, so a
+    broken count never breaks a page such as the error page itself."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.tenancy import current_org_id
+
+    if current_org_id() != getattr(actor, "org_id", None):
+        return 0  # an error page before the request was put under the user's organisation
+    try:
+        return unread_count(actor)
+    except SQLAlchemyError:
+        db.session.rollback()
+        return 0
+
+
+def find_escalation(escalation_id):
+    """The id of the caller's organisation's escalation (scoped by the tenancy hook), else NotFound."""
+    found = db.session.execute(select(Escalation.id).where(Escalation.id == escalation_id)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("escalation not found")
+    return found
 
 
 def unread_count(actor):

@@ -414,11 +414,17 @@ def save_org_rule(*, actor, data):
         clean.pop("description", None)
     with transaction() as s:
         row = s.execute(select(OrgRule).where(OrgRule.rule_id == clean["id"])).scalar_one_or_none()
+        created = row is None
         if row is None:
             row = OrgRule(org_id=actor.org_id, rule_id=clean["id"], definition=clean, active=True)
             s.add(row)
         else:
             row.definition = clean
+        s.flush()
+        from app.ledger import service as ledger
+
+        ledger.record("deadline_rule_saved", actor=actor, subject=row,
+                      payload={"rule": clean["id"], "created": created, "definition": clean, "active": row.active})
     return row
 
 
@@ -435,7 +441,12 @@ def set_org_rule_active(*, actor, rule_id, active):
     with transaction() as s:
         row.active = active
         s.add(row)
+        from app.ledger import service as ledger
+
+        ledger.record("deadline_rule_activated" if active else "deadline_rule_deactivated", actor=actor,
+                      subject=row, payload={"rule": row.rule_id})
     return row
+
 
 
 # ---------------------------------------------------------------- display

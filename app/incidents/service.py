@@ -210,6 +210,14 @@ def file_incident(*, actor, data, filed_at=None):
                                            "workflow": incident.workflow, "workflow_version": incident.workflow_version,
                                            "workflow_reason": reason},
         ))
+        from app.ledger import service as ledger
+
+        ledger.record("incident_filed", actor=actor, subject=incident, payload={
+            "number": incident.number, "facts": dict(clean), "state": incident.state,
+            "workflow": incident.workflow, "workflow_version": incident.workflow_version,
+            "deadlines": [{"rule": d.rule, "due_at": d.due_at}
+                          for d in sorted(incident.deadlines, key=lambda d: (d.rule, d.due_at))],
+        })
         from app.escalation import service as escalation
 
         escalation.incident_filed(s, incident, actor=actor, now=incident.created_at)
@@ -275,6 +283,10 @@ def update_incident(*, actor, incident_id, version, data):
                 org_id=incident.org_id, incident_id=incident.id, actor_id=actor.id,
                 action="edited", data={"changes": changes},
             ))
+            from app.ledger import service as ledger
+
+            ledger.record("incident_edited", actor=actor, subject=incident,
+                          payload={"number": incident.number, "changes": changes, "version_read": version})
     except StaleDataError:
         raise Conflict("the incident was changed by someone else; reload and try again") from None
     return incident

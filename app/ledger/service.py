@@ -162,7 +162,9 @@ def entries(*, org_id, subject_type=None, subject_id=None, after_seq=0, limit=20
     """Entries of one organisation by sequence number (optionally of one subject)."""
     stmt = select(LedgerEntry).where(LedgerEntry.org_id == org_id, LedgerEntry.seq > after_seq)
     if subject_type is not None:
-        stmt = stmt.where(LedgerEntry.subject_type == subject_type, LedgerEntry.subject_id == subject_id)
+        stmt = stmt.where(LedgerEntry.subject_type == subject_type)
+    if subject_id is not None:
+        stmt = stmt.where(LedgerEntry.subject_id == subject_id)
     return list(db.session.execute(
         stmt.order_by(LedgerEntry.seq).limit(limit).execution_options(all_orgs=True)).scalars())
 
@@ -226,7 +228,9 @@ def verify(org_id, *, page=VERIFY_PAGE):
         last_id = rows[-1].id
     head_seq, head_hash = head(org_id)
     if first_bad is None and (head_seq != expected - 1 or head_hash != prev):
-        first_bad = {"seq": expected, "id": None,
+        # The first entry the head does not account for: a missing one, or one beyond the head.
+        first_bad = {"seq": min(expected, head_seq + 1), "id": None,
+
                      "problem": f"the chain ends at {expected - 1} but its head says {head_seq}: "
                                 "entries removed at the end, or the head was changed"}
     checkpoint_result = None
@@ -288,8 +292,10 @@ def key_id(key=None):
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def checkpoint(org_id):
-    """Sign the organisation's current chain head and keep the checkpoint; returns it."""
+def checkpoint(org_id, *, actor="system:checkpoint"):
+    """Sign the organisation's current chain head and keep the checkpoint; returns it.
+
+    ``actor`` (a user or a label) is who asked, for the ledger entry that records it."""
     from app.db import transaction
 
     key = signing_key()
@@ -301,7 +307,8 @@ def checkpoint(org_id):
         row = LedgerCheckpoint(org_id=org_id, seq=seq, hash=digest, signed_at=now, key_id=key_id(key),
                                statement=statement, signature=signature)
         s.add(row)
-        record("ledger_checkpoint", actor="system:checkpoint", org_id=org_id,
+        record("ledger_checkpoint", actor=actor, org_id=org_id,
+
                payload={"seq": seq, "hash": digest, "key_id": row.key_id})
     return row
 

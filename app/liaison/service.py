@@ -113,6 +113,10 @@ def create_request(*, actor, data):
     with transaction() as s:
         item = MinistryRequest(org_id=actor.org_id, created_by_id=actor.id, **clean)
         s.add(item)
+        s.flush()
+        from app.ledger import service as ledger
+
+        ledger.record("ministry_request_created", actor=actor, subject=item, payload=dict(clean))
     return item
 
 
@@ -138,9 +142,13 @@ def update_request(*, actor, request_id, data):
     clean = validate(data, partial=True, current=item)
     with transaction() as s:
         item = find_request(request_id)
+        changes = {key: [getattr(item, key), value] for key, value in clean.items() if getattr(item, key) != value}
         for key, value in clean.items():
             setattr(item, key, value)
         s.add(item)
+        from app.ledger import service as ledger
+
+        ledger.record("ministry_request_updated", actor=actor, subject=item, payload={"changes": changes})
     return item
 
 
@@ -220,6 +228,11 @@ def link(*, actor, request_id, incident_id):
             s.flush()
             incidents.recompute_deadlines(s, incident)
             escalation.incident_changed(s, incident)
+            from app.ledger import service as ledger
+
+            ledger.record("ministry_request_linked", actor=actor, subject=incident, payload={
+                "number": incident.number, "request_id": item.id, "ministry": item.ministry,
+                "kind": item.kind, "reference": item.reference})
     return item, incident
 
 
@@ -239,6 +252,12 @@ def unlink(*, actor, request_id, incident_id):
             s.flush()
             incidents.recompute_deadlines(s, incident)
             escalation.incident_changed(s, incident)
+            from app.ledger import service as ledger
+
+            ledger.record("ministry_request_unlinked", actor=actor, subject=incident, payload={
+                "number": incident.number, "request_id": item.id, "ministry": item.ministry,
+                "kind": item.kind, "reference": item.reference})
+
     return item, incident
 
 

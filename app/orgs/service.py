@@ -28,8 +28,8 @@ class Throttled(Exception):
 # ---------------------------------------------------------------- organisations
 
 
-def create_org(*, slug, name, timezone="Asia/Tokyo", default_locale="ja"):
-    """Create an organisation; the slug is unique."""
+def create_org(*, slug, name, timezone="Asia/Tokyo", default_locale="ja", actor="cli"):
+    """Create an organisation; the slug is unique. ``actor`` names who did it in the ledger."""
     slug = (slug or "").strip().lower()
     errors = {}
     if not slug or len(slug) > 64 or not all(c.isalnum() or c in "-_" for c in slug):
@@ -49,6 +49,12 @@ def create_org(*, slug, name, timezone="Asia/Tokyo", default_locale="ja"):
     with transaction() as s:
         org = Organisation(slug=slug, name=name.strip(), timezone=timezone, default_locale=default_locale)
         s.add(org)
+        s.flush()
+        from app.ledger import service as ledger
+
+        ledger.record("org_created", actor=actor, org_id=org.id, subject=org,
+                      payload={"slug": org.slug, "name": org.name, "timezone": org.timezone,
+                               "default_locale": org.default_locale})
     return org
 
 
@@ -83,8 +89,8 @@ def normalise_email(email):
     return (email or "").strip().lower()
 
 
-def create_user(*, org, email, name, role, password, locale=None):
-    """Create a user in ``org`` with a role and a password."""
+def create_user(*, org, email, name, role, password, locale=None, actor="cli"):
+    """Create a user in ``org`` with a role and a password (``actor``: who, for the ledger)."""
     email = normalise_email(email)
     errors = {}
     if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
@@ -111,6 +117,11 @@ def create_user(*, org, email, name, role, password, locale=None):
             password_changed_at=utcnow(),
         )
         s.add(user)
+        s.flush()
+        from app.ledger import service as ledger
+
+        ledger.record("user_created", actor=actor, org_id=org.id, subject=user,
+                      payload={"email": user.email, "name": user.name, "role": user.role, "locale": user.locale})
     return user
 
 
@@ -122,12 +133,16 @@ def invite_user(*, actor, email, name, role, locale=None):
     _require_admin(actor)
     org = get_org(actor.org_id)
     unusable = secrets.token_urlsafe(24)  # never told to anyone; replaced at acceptance
-    user = create_user(org=org, email=email, name=name, role=role, password=unusable, locale=locale)
+    user = create_user(org=org, email=email, name=name, role=role, password=unusable, locale=locale, actor=actor)
     raw = secrets.token_urlsafe(32)
     with transaction() as s:
         user.invite_token_hash = _hash_token(raw)
         user.invite_expires_at = utcnow() + timedelta(days=INVITE_DAYS)
         s.add(user)
+        from app.ledger import service as ledger
+
+        ledger.record("user_invited", actor=actor, subject=user,
+                      payload={"email": user.email, "role": user.role, "expires_at": user.invite_expires_at})
     return user, raw
 
 
@@ -156,6 +171,9 @@ def accept_invitation(*, raw, password):
         user.invite_token_hash = None
         user.invite_expires_at = None
         s.add(user)
+        from app.ledger import service as ledger
+
+        ledger.record("invitation_accepted", actor=user, subject=user, payload={"email": user.email})
     return user
 
 
@@ -204,8 +222,13 @@ def set_role(*, actor, user_id, role):
     if user.role == "admin" and role != "admin" and user.active and _admin_count() <= 1:
         raise Conflict("the organisation must keep at least one active admin", fields={"role": ["Last admin."]})
     with transaction():
+        before = user.role
         user.role = role
         db.session.add(user)
+        from app.ledger import service as ledger
+
+        ledger.record("role_changed", actor=actor, subject=user,
+                      payload={"email": user.email, "from": before, "to": role})
     return user
 
 
@@ -216,8 +239,13 @@ def set_active(*, actor, user_id, active):
     if not active and user.role == "admin" and user.active and _admin_count() <= 1:
         raise Conflict("the organisation must keep at least one active admin", fields={"active": ["Last admin."]})
     with transaction() as s:
+        was_active = user.active
         user.active = active
         s.add(user)
+        from app.ledger import service as ledger
+
+        ledger.record("user_reactivated" if active else "user_deactivated", actor=actor, subject=user,
+                      payload={"email": user.email, "was_active": bool(was_active), "active": bool(active)})
         if not active:
             now = utcnow()
             s.execute(update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None)).values(revoked_at=now))
@@ -246,6 +274,10 @@ def change_password(*, user, current_password, new_password):
         user.password_hash = passwords.hash_password(new_password)
         user.password_changed_at = utcnow()
         s.add(user)
+        from app.ledger import service as ledger
+
+        # Never the password nor its hash: only that it changed.
+        ledger.record("password_changed", actor=user, subject=user, payload={"email": user.email})
         s.execute(
             update(UserSession)
             .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
@@ -266,6 +298,9 @@ def reset_password(*, org, email, password):
         user.password_hash = passwords.hash_password(password)
         user.password_changed_at = utcnow()
         s.add(user)
+        from app.ledger import service as ledger
+
+        ledger.record("password_reset", actor="cli", subject=user, payload={"email": user.email})
         s.execute(update(UserSession).where(UserSession.user_id == user.id).values(revoked_at=utcnow()))
     return user
 
@@ -382,6 +417,11 @@ def create_token(*, user, name="API token"):
     with scoped(user.org_id), transaction() as s:
         token = ApiToken(org_id=user.org_id, user_id=user.id, name=name, prefix=raw[:10], token_hash=_hash_token(raw))
         s.add(token)
+        s.flush()
+        from app.ledger import service as ledger
+
+        # The token's name and owner only: never the secret, its prefix or its hash.
+        ledger.record("token_created", actor=user, subject=token, payload={"name": token.name, "user_id": user.id})
     return token, raw
 
 
@@ -420,4 +460,9 @@ def revoke_token(*, actor, token_id):
         with transaction() as s:
             token.revoked_at = utcnow()
             s.add(token)
+            from app.ledger import service as ledger
+
+            ledger.record("token_revoked", actor=actor, subject=token,
+                          payload={"name": token.name, "user_id": token.user_id})
     return token
+

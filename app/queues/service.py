@@ -304,8 +304,8 @@ def _check_may_assign(actor, incident, assignee):
     raise Forbidden("responders may only claim unassigned incidents and unassign themselves")
 
 
-def _set_assignee(session, actor, incident, assignee):
-    """Change the assignee and write the timeline event (inside the caller's transaction)."""
+def _set_assignee(session, actor, incident, assignee, *, bulk=False):
+    """Change the assignee and write the timeline event and the ledger entry (inside the caller's transaction)."""
     before = incident.assignee
     incident.assignee_id = assignee.id if assignee else None
     incident.assignee = assignee
@@ -313,6 +313,10 @@ def _set_assignee(session, actor, incident, assignee):
         org_id=incident.org_id, incident_id=incident.id, actor_id=actor.id, action=_action(actor, assignee),
         data={"from": _user_ref(before), "to": _user_ref(assignee)},
     ))
+    from app.ledger import service as ledger
+
+    ledger.record(_action(actor, assignee), actor=actor, subject=incident, payload={
+        "number": incident.number, "from": _user_ref(before), "to": _user_ref(assignee), "bulk": bulk})
 
 
 def _load_incident(session, incident_id):
@@ -383,7 +387,8 @@ def bulk_assign(*, actor, incident_ids, assignee_id):
             for incident_id in ids:
                 incident = found[incident_id]
                 if incident.assignee_id != target:
-                    _set_assignee(s, actor, incident, assignee)
+                    _set_assignee(s, actor, incident, assignee, bulk=True)
+
             s.flush()
     except StaleDataError:
         raise Conflict("an incident was changed by someone else; nothing was assigned") from None

@@ -79,6 +79,10 @@ def create_system(*, actor, data):
     with transaction() as s:
         system = AISystem(org_id=actor.org_id, **clean)
         s.add(system)
+        s.flush()
+        from app.ledger import service as ledger
+
+        ledger.record("ai_system_created", actor=actor, subject=system, payload=dict(clean))
     return system
 
 
@@ -88,10 +92,16 @@ def update_system(*, actor, system_id, data):
     _require_editor(actor)
     clean = _clean(data, partial=True)
     with transaction() as s:
+        changes = {key: [getattr(system, key), value] for key, value in clean.items()
+                   if getattr(system, key) != value}
         for key, value in clean.items():
             setattr(system, key, value)
         s.add(system)
         s.flush()
+        from app.ledger import service as ledger
+
+        ledger.record("ai_system_updated", actor=actor, subject=system, payload={"changes": changes})
+
         if "owner_id" in clean:
             s.expire(system, ["owner"])
     return system

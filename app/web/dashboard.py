@@ -23,7 +23,7 @@ from app.web.helpers import roles_required
 
 TABLES = ("open_by_severity", "open_by_state", "overdue_deadlines", "due_next_7_days", "trends", "by_ai_system",
           "by_harm_type", "by_principle", "by_actor_role", "by_jurisdiction", "response_targets",
-          "ministry_requests")
+          "ministry_requests", "escalations_by_level")
 
 
 def _period_args():
@@ -125,7 +125,20 @@ def tables(m):
         [[liaison_vocab.ministry_label(r["ministry"], str(get_locale())), _label(liaison_vocab.KINDS, r["kind"]),
           r["reference"], r["received_at"], r["due_at"] or ""] for r in mr],
         [url_for("web.ministry_request_detail", request_id=r["id"]) for r in mr])
+    levels = list(m.get("escalations_by_level", {}).items())
+    add("escalations_by_level", _("Escalations by level"), [_("Level"), _("Name"), _("Escalations")],
+        [[int(k), _escalation_level_label(k), n] for k, n in levels],
+        [url_for("web.escalations_page") for _k, _n in levels])
     return out
+
+
+def _escalation_level_label(level):
+    """The default escalation policy's label of a level, in the page language."""
+    from app.escalation import policy as policies
+
+    policy = policies.policies().get("default")
+    found = policy.level(int(level)) if policy is not None else None
+    return found.label.get(str(get_locale())) if found is not None else _("Level %(n)s", n=level)
 
 
 def _status_labels():
@@ -155,6 +168,11 @@ def _charts(m, t):
         "by_principle": bars("by_principle", _("Principle")),
         "by_actor_role": bars("by_actor_role", _("Actor role")),
         "by_jurisdiction": bars("by_jurisdiction", _("Jurisdiction")),
+        "escalations_by_level": charts.bar_chart(
+            chart_id="chart-escalations_by_level", title=t["escalations_by_level"]["title"],
+            x_label=_("Number of escalations"), y_label=_("Level"), empty_text=_("No escalations in this period."),
+            rows=[{"label": f"{r[0]} · {r[1]}", "value": r[2], "href": h}
+                  for r, h in zip(t["escalations_by_level"]["rows"], t["escalations_by_level"]["hrefs"])]),
     }
     rt = t["response_targets"]
     out["response_targets"] = charts.stacked_bar(

@@ -321,6 +321,14 @@ def transition(*, actor, incident_id, name, version, comment="", fields=None):
                         "workflow_version": definition.version,
                     },
                 ))
+            from app.ledger import service as ledger
+
+            # The incident's version is bumped by its one UPDATE at flush: the version after is read + 1.
+            ledger.record("transition", actor=actor, subject=incident, payload={
+                "number": incident.number, "transition": spec.name, "from": from_state, "to": to_state,
+                "fields": clean, "comment": comment, "meets": list(spec.meets),
+                "workflow": definition.id, "workflow_version": definition.version, "version": version + 1,
+            })
             from app.escalation import service as escalation
 
             escalation.incident_changed(s, incident)

@@ -71,6 +71,14 @@ def copy_workflow(*, actor, workflow_id, name=None):
         row = OrgWorkflow(org_id=actor.org_id, name=definition.id, version=1, yaml_text=text,
                           based_on=source.id, active=name == source.id, created_by_id=actor.id)
         s.add(row)
+        s.flush()
+        import hashlib
+
+        from app.ledger import service as ledger
+
+        ledger.record("workflow_copied", actor=actor, subject=row, payload={
+            "name": row.name, "version": row.version, "based_on": row.based_on, "active": row.active,
+            "yaml_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()})
     loader.forget_org_rows(actor.org_id)
     return row
 
@@ -88,6 +96,14 @@ def save_workflow(*, actor, workflow_id, yaml_text):
         row = OrgWorkflow(org_id=actor.org_id, name=current.name, version=version, yaml_text=text,
                           based_on=current.based_on, active=latest.active, created_by_id=actor.id)
         s.add(row)
+        s.flush()
+        import hashlib
+
+        from app.ledger import service as ledger
+
+        ledger.record("workflow_edited", actor=actor, subject=row, payload={
+            "name": row.name, "version": row.version, "based_on": row.based_on, "active": row.active,
+            "yaml_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()})
     loader.forget_org_rows(actor.org_id)
     return row
 
@@ -98,7 +114,13 @@ def set_active(*, actor, workflow_id, active):
     current = get_org_workflow(workflow_id)
     with transaction():
         latest = _rows(current.name)[-1]
+        was_active = latest.active
         latest.active = bool(active)
+        from app.ledger import service as ledger
+
+        ledger.record("workflow_activated" if active else "workflow_deactivated", actor=actor, subject=latest,
+                      payload={"name": latest.name, "version": latest.version, "was_active": bool(was_active)})
+
     loader.forget_org_rows(actor.org_id)
     return latest
 

@@ -152,7 +152,9 @@ def test_response_target_compliance(app, plan):
 
 def test_other_figures(app, plan):
     m = _metrics(app, plan.executive)
-    assert m["escalations_by_level"] == {}
+    # Filing escalates at once (default policy): SEV1 -> levels 1 and 3, SEV2 -> 1 and 2, SEV3 -> 1.
+    # In the period: A (SEV1), B and E (SEV2), C and G (SEV3); D is older; the other org's never counted.
+    assert m["escalations_by_level"] == {"1": 5, "2": 2, "3": 1}
     assert m["ministry_requests"]["count"] == 1
     assert [i["reference"] for i in m["ministry_requests"]["items"]] == ["METI-2026-01"]
 

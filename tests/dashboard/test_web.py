@@ -31,7 +31,7 @@ def test_page_for_executives_and_admins(client, auth, plan, role):
     user = plan.executive if role == "executive" else plan.admin
     _login(client, auth, user)
     html = client.get("/dashboard?days=90").get_data(as_text=True)
-    assert html.count('role="img"') == 9
+    assert html.count('role="img"') == 10  # with the escalations by level
     assert 'href="/dashboard"' in html  # the nav link
     assert 'style="' not in html  # the CSP forbids inline styles
     # KPI tiles link to the incidents behind them.
