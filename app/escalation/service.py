@@ -102,16 +102,23 @@ def desired_timers(incident, policy, deadlines):
     return wanted
 
 
-def sync_incident(session, incident, *, policy=None):
-    """Bring the incident's unfired timers in line with its deadlines and state (call after flush)."""
+def sync_incident(session, incident, *, policy=None, new=False):
+    """Bring the incident's unfired timers in line with its deadlines and state (call after flush).
+
+    ``new=True`` (filing): the deadlines are the ones in memory and there are no timers yet,
+    so nothing is read.
+    """
     policy = policy or policy_for(incident)
-    deadlines = session.execute(
-        select(Deadline).where(Deadline.incident_id == incident.id)
-        .execution_options(all_orgs=True)).scalars().all()
+    if new:
+        deadlines, rows = list(incident.deadlines), []
+    else:
+        deadlines = session.execute(
+            select(Deadline).where(Deadline.incident_id == incident.id)
+            .execution_options(all_orgs=True)).scalars().all()
+        rows = session.execute(
+            select(EscalationTimer).where(EscalationTimer.incident_id == incident.id)
+            .execution_options(all_orgs=True)).scalars().all()
     wanted = desired_timers(incident, policy, deadlines)
-    rows = session.execute(
-        select(EscalationTimer).where(EscalationTimer.incident_id == incident.id)
-        .execution_options(all_orgs=True)).scalars().all()
     have = {}
     for row in rows:
         key = (row.trigger, row.level, row.occurrence)
@@ -142,7 +149,7 @@ def incident_filed(session, incident, *, actor=None, now=None):
              for level in policy.filing_levels(incident.severity)]
     if specs:
         record_many(session, specs, policy_of=lambda _i: policy, now=now)
-    sync_incident(session, incident, policy=policy)
+    sync_incident(session, incident, policy=policy, new=True)
 
 
 def incident_changed(session, incident):
@@ -264,6 +271,15 @@ def _recipient_key(r):
     return f"email:{r['email']}"
 
 
+def _delivery(incident, escalation_id, channel, recipient, round_, now, *, sent, retry_after):
+    """A delivery row with every column set, so the ORM batches them into one INSERT
+    (rows with different sets of columns would go one statement each)."""
+    return Delivery(org_id=incident.org_id, escalation_id=escalation_id, channel=channel, recipient=recipient,
+                    round=round_, status="sent" if sent else "pending", attempts=1 if sent else 0,
+                    next_attempt_at=None if sent else retry_after, locked_until=None, last_error="",
+                    created_at=now, sent_at=now if sent else None)
+
+
 def _notify(session, escalation_id, who, level, incident, directory, *, round_, now):
     """One round of notifications: in-app rows now, e-mail and webhook deliveries as jobs."""
     pending = 0
@@ -271,21 +287,18 @@ def _notify(session, escalation_id, who, level, incident, directory, *, round_, 
     for r in who or ():
         if r["type"] == "user" and "in_app" in level.channels:
             session.add(Notification(org_id=incident.org_id, user_id=r["id"], escalation_id=escalation_id,
-                                     incident_id=incident.id, round=round_, created_at=now))
-            session.add(Delivery(org_id=incident.org_id, escalation_id=escalation_id, channel="in_app",
-                                 recipient=f"user:{r['id']}", round=round_, status="sent", attempts=1,
-                                 created_at=now, sent_at=now))
+                                     incident_id=incident.id, round=round_, created_at=now, read_at=None))
+            session.add(_delivery(incident, escalation_id, "in_app", f"user:{r['id']}", round_, now,
+                                  sent=True, retry_after=retry_after))
         if r["type"] in ("user", "email") and "email" in level.channels and not level.external:
-            session.add(Delivery(org_id=incident.org_id, escalation_id=escalation_id, channel="email",
-                                 recipient=r["email"], round=round_, status="pending",
-                                 created_at=now, next_attempt_at=retry_after))
+            session.add(_delivery(incident, escalation_id, "email", r["email"], round_, now,
+                                  sent=False, retry_after=retry_after))
             pending += 1
     if "webhook" in level.channels:
         for hook in directory.hooks(incident.org_id):
             if hook.min_level <= level.level:
-                session.add(Delivery(org_id=incident.org_id, escalation_id=escalation_id, channel="webhook",
-                                     recipient=f"webhook:{hook.id}", round=round_, status="pending",
-                                     created_at=now, next_attempt_at=retry_after))
+                session.add(_delivery(incident, escalation_id, "webhook", f"webhook:{hook.id}", round_, now,
+                                      sent=False, retry_after=retry_after))
                 pending += 1
     if pending and current_app.config.get("DELIVERY_JOBS_ENABLED", True):
         queue.enqueue(DELIVERY_JOB, incident.org_id, escalation_id, durable=True)
