@@ -36,22 +36,17 @@ def _recorded(app, org):
         return n
 
 
-def test_the_web_process_starts_one_sweeping_thread_on_its_first_request(app, factory, client, monkeypatch):
-    org = _due_incident(app, factory)
-    monkeypatch.setitem(app.config, "ESCALATION_SWEEP_SECONDS", 1)
+def test_the_web_process_starts_its_sweeping_thread_on_its_first_request(app, factory, monkeypatch,
+                                                                         make_app, fresh_database_url):
     started = []
-    monkeypatch.setattr(sweeper, "start_in_process", lambda a: started.append(a) or None)
-    monkeypatch.setitem(app.config, "ESCALATION_SWEEP_IN_PROCESS", True)
-    # init_app registered nothing for the test config; register it as the embedded default does.
-    fresh_hooks = list(app.before_request_funcs.get(None, []))
-    sweeper.init_app(app)
-    try:
-        client.get("/healthz")
-        client.get("/login")
-        assert started and all(a is app for a in started)
-    finally:
-        app.before_request_funcs[None] = fresh_hooks
+    monkeypatch.setattr(sweeper, "start_in_process", lambda a: started.append(a))
+    embedded = make_app(fresh_database_url, ESCALATION_SWEEP_IN_PROCESS=True)
+    quiet = make_app(fresh_database_url, ESCALATION_SWEEP_IN_PROCESS=False)
+    assert embedded.test_client().get("/healthz").status_code == 200
+    assert quiet.test_client().get("/healthz").status_code == 200
+    assert started == [embedded]
     # The loop itself records what is due.
+    org = _due_incident(app, factory)
     sweeper.loop(app, 0, iterations=1)
     assert _recorded(app, org) == 1
 
