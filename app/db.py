@@ -15,6 +15,12 @@ from sqlalchemy.types import TypeDecorator
 from app.extensions import db
 
 
+# The largest row id (ids are 32-bit INTEGER columns on PostgreSQL): an id above it names no row.
+ID_MAX = 2**31 - 1
+# The largest value of a BIGINT column (ledger sequence numbers).
+BIGINT_MAX = 2**63 - 1
+
+
 def utcnow():
     """The current time, timezone-aware, in UTC."""
     return datetime.now(timezone.utc)
@@ -69,6 +75,16 @@ def _sqlite_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("BEGIN")
+
+
+def within(owner, transaction):
+    """True when ``owner`` (a session transaction) is ``transaction`` or nested inside it:
+    work held on a session for after the commit is dropped with the savepoint it was made in."""
+    while owner is not None:
+        if owner is transaction:
+            return True
+        owner = owner.parent
+    return False
 
 
 @contextmanager

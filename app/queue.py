@@ -28,6 +28,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.db import within
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def _after_soft_rollback(session, previous_transaction):
     pending = session.info.get(_PENDING)
     if not pending:
         return
-    kept = [(owner, job) for owner, job in pending if not _within(owner, previous_transaction)]
+    kept = [(owner, job) for owner, job in pending if not within(owner, previous_transaction)]
     if len(kept) != len(pending):
         log.info("dropped %d job(s) of a rolled-back transaction", len(pending) - len(kept))
     session.info[_PENDING] = kept
@@ -100,13 +101,6 @@ def _after_transaction_end(session, transaction):
         if dropped:
             log.info("dropped %d job(s) of a transaction that was not committed", len(dropped))
 
-
-def _within(owner, transaction):
-    while owner is not None:
-        if owner is transaction:
-            return True
-        owner = owner.parent
-    return False
 
 
 def _dispatch(job):

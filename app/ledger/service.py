@@ -29,7 +29,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import utcnow, within
 from app.extensions import db
 from app.ledger import canonical
 from app.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHead
@@ -138,7 +138,7 @@ def _after_soft_rollback(session, previous_transaction):
     pending = session.info.get(_PENDING)
     if not pending:
         return
-    session.info[_PENDING] = [(o, e) for o, e in pending if not _within(o, previous_transaction)]
+    session.info[_PENDING] = [(o, e) for o, e in pending if not within(o, previous_transaction)]
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -146,13 +146,6 @@ def _after_transaction_end(session, transaction):
     if transaction.parent is None and not transaction.nested:
         session.info.pop(_PENDING, None)
 
-
-def _within(owner, transaction):
-    while owner is not None:
-        if owner is transaction:
-            return True
-        owner = owner.parent
-    return False
 
 
 # ---------------------------------------------------------------- reading
