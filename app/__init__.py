@@ -128,14 +128,15 @@ def register_security_headers(app):
         h.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         )
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Referrer-Policy", "same-origin")
         if app.config.get("HSTS"):
             h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.path.startswith("/api/") or "text/html" in (response.content_type or ""):
+        if not request.path.startswith("/static/"):
+            # Pages, API answers, exports and downloads: never kept by a browser or proxy (ASVS 14.3.2).
             h.setdefault("Cache-Control", "no-store")
         return response
 

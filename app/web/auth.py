@@ -10,7 +10,13 @@ from app.web.forms import LoginForm
 
 
 def _safe_next(target):
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """``target`` when it is a path of this site, else the home page.
+
+    Browsers drop tabs and newlines from URLs, so ``/<TAB>/evil.example`` would become
+    ``//evil.example``: a target with any control or space character is refused too.
+    """
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in target)):
         return target
     return url_for("web.home")
 
