@@ -8,6 +8,7 @@ same pragmas as ``app/db.py``. Nothing else: no validation, tenancy, timeline or
     BARE_DATABASE_URL=... gunicorn -w 2 bench.bare_app:app
 """
 import os
+import sqlite3
 import sys
 from datetime import datetime, timezone
 
@@ -25,6 +26,8 @@ db = SQLAlchemy(app)
 
 @event.listens_for(Engine, "connect")
 def _pragmas(dbapi_connection, _record):
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return  # PostgreSQL: nothing to set
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=15000")

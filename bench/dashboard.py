@@ -109,20 +109,42 @@ def enrich(db_path):
     conn.execute("ANALYZE")
     conn.close()
     # The bulk inserts bypassed the rollup hook: rebuild the daily rollups as the migration does.
-    from sqlalchemy import create_engine
-
-    from app.dashboard import rollup
-
-    engine = create_engine(f"sqlite:///{db_path}")
-    with engine.begin() as connection:
-        rollup.backfill(connection)
-    engine.dispose()
+    rebuild_rollup(f"sqlite:///{db_path}")
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("ANALYZE")
     counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
               for t in ("incident", "incident_tag", "deadline", "dashboard_daily")}
     conn.close()
     return time.perf_counter() - started, counts
+
+
+def rebuild_rollup(database_url):
+    """``rollup.backfill`` of every organisation on ``database_url`` (after bulk SQL bypassed the hook).
+
+    backfill empties ``dashboard_daily`` and then upserts one row per statement (``rollup.apply``),
+    a round trip each: fine in-process on SQLite, about 1.5 ms a row on PostgreSQL (33 s for the
+    22k rows of 10k incidents). Here the same deltas are written into the emptied table with one
+    multi-row INSERT per batch instead (same rows, same skipping of zero deltas)."""
+    from unittest import mock
+
+    from sqlalchemy import create_engine
+
+    from app.dashboard import rollup
+    from app.dashboard.models import DailyFigure
+
+    def bulk_apply(connection, deltas):
+        rows = [{"org_id": org_id, "day": day, "metric": metric, "key": key, "n": n, "seconds": seconds}
+                for (org_id, day, metric, key), (n, seconds) in deltas.items()
+                if not (n == 0 and abs(seconds) < 1e-9)]
+        for start in range(0, len(rows), 5000):
+            connection.execute(DailyFigure.__table__.insert(), rows[start:start + 5000])
+
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection, mock.patch.object(rollup, "apply", bulk_apply):
+            rollup.backfill(connection)
+    finally:
+        engine.dispose()
 
 
 def login_cookie(base, email):

@@ -154,8 +154,7 @@ def measure(name, url, token, body, script, args, db_path, table):
     warm = wrk(url, token, body, script, args, args.warmup) if args.warmup else {"statuses": {}}
     main = wrk(url, token, body, script, args, args.duration)
     time.sleep(1.0)  # let requests in flight when wrk stopped finish
-    with sqlite3.connect(db_path) as conn:
-        rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    rows = count_rows(db_path, table)
     ok = sum(n for code, n in list(warm["statuses"].items()) + list(main["statuses"].items())
              if code.startswith("2"))
     non2xx = {code: n for code, n in main["statuses"].items() if not code.startswith("2")}
@@ -167,15 +166,39 @@ def measure(name, url, token, body, script, args, db_path, table):
     }
 
 
-def setup_ours(tmp, body):
-    """Fresh database, org, user and token through the CLI; returns (env, token, db_path)."""
-    db_path = tmp / "ours.sqlite3"
+def count_rows(db, table):
+    """``SELECT count(*)`` of ``table`` in ``db``: a SQLite file's path, or a SQLAlchemy URL."""
+    if isinstance(db, str) and "://" in db:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(db)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+        finally:
+            engine.dispose()
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def production_env(tmp, database_url):
+    """Our app's environment in production mode (no Redis, no sweep thread, no delivery jobs)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "FLASK_"))}
     env.pop("REDIS_URL", None)
     env.update({
-        "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
-        "DATABASE_URL": f"sqlite:///{db_path}", "INSTANCE_PATH": str(tmp / "instance"),
+        "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32), "SESSION_COOKIE_SECURE": "0",
+        "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp / "instance"),
+        "ESCALATION_SWEEP_IN_PROCESS": "0", "DELIVERY_JOBS_ENABLED": "0",
+        "LEDGER_SIGNING_KEY_FILE": str(tmp / "ledger-signing-key.pem"),
     })
+    return env
+
+
+def setup_ours(tmp, body, database_url=None):
+    """Fresh database (a SQLite file, or ``database_url``), org, user and token through the CLI;
+    returns (env, token, db) where db is the SQLite path or the URL."""
+    db_path = tmp / "ours.sqlite3" if database_url is None else database_url
+    env = production_env(tmp, database_url or f"sqlite:///{db_path}")
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     run(flask + ["db", "upgrade"], env)
     run(flask + ["org", "create", "bench", "--name", "Bench 株式会社"], env)
@@ -185,11 +208,11 @@ def setup_ours(tmp, body):
     return env, token, db_path
 
 
-def setup_bare(tmp):
-    """Fresh database for the bare endpoint; returns (env, token, db_path)."""
-    db_path = tmp / "bare.sqlite3"
+def setup_bare(tmp, database_url=None):
+    """Fresh database (a SQLite file, or ``database_url``) for the bare endpoint; returns (env, token, db)."""
+    db_path = tmp / "bare.sqlite3" if database_url is None else database_url
     token = "bare-" + secrets.token_hex(16)
-    env = dict(os.environ, BARE_DATABASE_URL=f"sqlite:///{db_path}", BARE_TOKEN=token)
+    env = dict(os.environ, BARE_DATABASE_URL=database_url or f"sqlite:///{db_path}", BARE_TOKEN=token)
     run([sys.executable, "-m", "bench.bare_app", "init"], env)
     return env, token, db_path
 

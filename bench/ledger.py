@@ -173,13 +173,13 @@ def run_on(database_url, tmp, n, repeat, name):
     return figures
 
 
-def throwaway_postgres(url_text):
-    """Create ``bench_ledger_<random>`` on the server of ``url_text``; returns (url, drop)."""
+def throwaway_postgres(url_text, prefix="bench_ledger"):
+    """Create ``<prefix>_<random>`` on the server of ``url_text``; returns (url, drop)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     url = make_url(url_text)
-    name = f"bench_ledger_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     maintenance = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with maintenance.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

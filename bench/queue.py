@@ -32,7 +32,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bench.filing import Gunicorn, run, save_results
+from bench.filing import ROOT, Gunicorn, production_env, run, save_results
 
 TARGET_RATIO = 0.7
 TARGET_SCALING = 1.5
@@ -72,63 +72,54 @@ def _sqlite_time(dt):
     return dt.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def setup_database(tmp, size):
-    """Schema, organisation, lead and token through the CLI; returns (env, token, db_path)."""
-    db_path = tmp / f"queue-{size}.sqlite3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "FLASK_"))}
-    env.pop("REDIS_URL", None)
-    env.update({
-        "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32), "SESSION_COOKIE_SECURE": "0",
-        "DATABASE_URL": f"sqlite:///{db_path}", "INSTANCE_PATH": str(tmp / "instance"),
-    })
+def setup_database(tmp, size, database_url=None, more_users=()):
+    """Schema, organisation, lead (and ``more_users``: (email, role) pairs, created alongside) and
+    the lead's token through the CLI, on a fresh SQLite file (or on ``database_url``, an empty
+    database); returns (env, token, db) where db is the file's path or the URL."""
+    import subprocess
+
+    db_path = tmp / f"queue-{size}.sqlite3" if database_url is None else database_url
+    env = production_env(tmp, database_url or f"sqlite:///{db_path}")
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     run(flask + ["db", "upgrade"], env)
     run(flask + ["org", "create", "bench", "--name", "Bench 株式会社"], env)
+    others = [subprocess.Popen(flask + ["user", "create", email, "--org", "bench", "--role", role,
+                                        "--password", PASSWORD], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for email, role in more_users]
     run(flask + ["user", "create", LEAD, "--org", "bench", "--role", "lead", "--password", PASSWORD], env)
     token = run(flask + ["token", "create", LEAD], env).strip().splitlines()[-1]
+    for proc in others:
+        out, _ = proc.communicate()
+        if proc.returncode != 0:
+            sys.exit(f"failed: {' '.join(proc.args)}\n{out}")
     return env, token, db_path
 
 
-def seed(db_path, size, seed_value=7):
-    """Insert ``size`` incidents (and responders, tags) with executemany in batches; returns seconds."""
-    started = time.perf_counter()
+FIXED = {
+    "description": "ベンチマーク用のインシデント。The support chatbot answered with another customer's order details.",
+    "kind": "incident", "ai_system_id": None, "harm_types": '["privacy"]', "harmed_parties": "[]",
+    "harmed_count": None, "sector": None, "principles": "[]", "personal_data": 1, "deaths": 0,
+    "critical_infrastructure": 0, "widespread_infringement": 0, "serious_incident": 0,
+    "wrongful_purpose": 0, "confidential": 0, "workflow": "jp-ai-incident",
+    "workflow_version": 1, "version": 1, "acknowledged_at": None,
+}
+VARYING = ("id", "number", "title", "severity", "occurred_at", "aware_at", "jurisdictions", "assignee_id",
+           "state", "state_entered_at", "is_open", "queue_due_at", "created_at", "updated_at", "resolved_at")
+# Every title holds one of SEARCH_KEYS case numbers (案件000 .. 案件996): a search for one finds ~0.1 %.
+SEARCH_KEYS = 997
+SEARCH_TERM = "案件042"
+
+
+def incident_batches(columns, size, org_id, lead_id, workers, now, seed_value=7, batch=BATCH):
+    """The seed's incidents as rows of ``columns`` (text timestamps, 0/1 booleans, JSON as text: both
+    SQLite and PostgreSQL's COPY take them), with their jurisdiction tags (org_id, incident_id, value),
+    by batches; yields (rows, tags)."""
     rnd = random.Random(seed_value)
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("PRAGMA cache_size=-200000")
-    org_id, lead_id, password_hash = conn.execute(
-        "SELECT org_id, id, password_hash FROM user_account WHERE email = ?", (LEAD,)).fetchone()
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    stamp = _sqlite_time(now)
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO user_account (org_id, email, name, password_hash, role, active, created_at) "
-        "VALUES (?, ?, ?, ?, 'responder', 1, ?)",
-        [(org_id, f"responder{n}@bench.example.jp", f"対応者 {n}", password_hash, stamp) for n in range(10)])
-    responders = [row[0] for row in conn.execute("SELECT id FROM user_account WHERE role = 'responder'")]
-    workers = responders + [lead_id]
-    columns = [row[1] for row in conn.execute("PRAGMA table_info(incident)")]
-    fixed = {
-        "org_id": org_id, "description": "ベンチマーク用のインシデント。The support chatbot answered with "
-                                         "another customer's order details.",
-        "kind": "incident", "ai_system_id": None, "harm_types": '["privacy"]', "harmed_parties": "[]",
-        "harmed_count": None, "sector": None, "principles": "[]", "personal_data": 1, "deaths": 0,
-        "critical_infrastructure": 0, "widespread_infringement": 0, "serious_incident": 0,
-        "wrongful_purpose": 0, "confidential": 0, "reporter_id": lead_id, "workflow": "jp-ai-incident",
-        "workflow_version": 1, "version": 1, "acknowledged_at": None,
-    }
-    varying = ("id", "number", "title", "severity", "occurred_at", "aware_at", "jurisdictions", "assignee_id",
-               "state", "state_entered_at", "is_open", "queue_due_at", "created_at", "updated_at", "resolved_at")
-    unknown = [c for c in columns if c not in fixed and c not in varying]
+    fixed = dict(FIXED, org_id=org_id, reporter_id=lead_id)
+    unknown = [c for c in columns if c not in fixed and c not in VARYING]
     if unknown:
-        sys.exit(f"bench.queue does not know how to seed incident columns: {unknown}")
-    # Secondary indexes are dropped for the load and rebuilt after it (a sorted build is much faster).
-    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                           "AND tbl_name IN ('incident', 'incident_tag')").fetchall()
-    for name, _sql in indexes:
-        conn.execute(f'DROP INDEX "{name}"')
-    insert = f"INSERT INTO incident ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    tag_insert = "INSERT INTO incident_tag (org_id, incident_id, facet, value) VALUES (?, ?, 'jurisdiction', ?)"
+        sys.exit(f"the bench does not know how to seed incident columns: {unknown}")
     open_every = round(1 / OPEN_SHARE)
     span = 3 * 365 * 24 * 3600
     template = [fixed.get(c) for c in columns]
@@ -144,13 +135,13 @@ def seed(db_path, size, seed_value=7):
     def text(dt):
         return dt.isoformat(" ", "seconds") + ".000000"
 
-    for start in range(1, size + 1, BATCH):
+    for start in range(1, size + 1, batch):
         rows, tags = [], []
-        for n in range(start, min(start + BATCH, size + 1)):
+        for n in range(start, min(start + batch, size + 1)):
             created = now - timedelta(seconds=span * (size - n) // size + 60)
             row = template[:]
             row[i_id] = row[i_num] = n
-            row[i_title] = f"チャットボットが他の顧客の情報を表示した #{n}"
+            row[i_title] = f"チャットボットが他の顧客の情報を表示した 案件{n % SEARCH_KEYS:03d} #{n}"
             row[i_sev] = choice(SEVERITIES)
             row[i_occ] = row[i_aware] = text(created - timedelta(hours=2))
             row[i_created] = row[i_updated] = row[i_entered] = text(created)
@@ -174,6 +165,35 @@ def seed(db_path, size, seed_value=7):
             else:
                 row[i_jur] = "[]"
             rows.append(row)
+        yield rows, tags
+
+
+def seed(db_path, size, seed_value=7):
+    """Insert ``size`` incidents (and responders, tags) with executemany in batches; returns seconds."""
+    started = time.perf_counter()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-200000")
+    org_id, lead_id, password_hash = conn.execute(
+        "SELECT org_id, id, password_hash FROM user_account WHERE email = ?", (LEAD,)).fetchone()
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    stamp = _sqlite_time(now)
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO user_account (org_id, email, name, password_hash, role, active, created_at) "
+        "VALUES (?, ?, ?, ?, 'responder', 1, ?)",
+        [(org_id, f"responder{n}@bench.example.jp", f"対応者 {n}", password_hash, stamp) for n in range(10)])
+    responders = [row[0] for row in conn.execute("SELECT id FROM user_account WHERE role = 'responder'")]
+    workers = responders + [lead_id]
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(incident)")]
+    # Secondary indexes are dropped for the load and rebuilt after it (a sorted build is much faster).
+    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                           "AND tbl_name IN ('incident', 'incident_tag')").fetchall()
+    for name, _sql in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    insert = f"INSERT INTO incident ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    tag_insert = "INSERT INTO incident_tag (org_id, incident_id, facet, value) VALUES (?, ?, 'jurisdiction', ?)"
+    for rows, tags in incident_batches(columns, size, org_id, lead_id, workers, now, seed_value):
         conn.executemany(insert, rows)
         conn.executemany(tag_insert, tags)
     conn.execute("UPDATE organisation SET incident_seq = ? WHERE id = ?", (size, org_id))
