@@ -165,17 +165,28 @@ def _norm(facts):
 
 
 def apply(connection, deltas):
-    """Add ``{(org_id, day, metric, key): [n, seconds]}`` to the daily rows (upserts)."""
-    table = DailyFigure.__table__
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    for (org_id, day, metric, key), (n, seconds) in deltas.items():
-        if n == 0 and abs(seconds) < 1e-9:
-            continue
-        stmt = insert(table).values(org_id=org_id, day=day, metric=metric, key=key, n=n, seconds=seconds)
-        stmt = stmt.on_conflict_do_update(
+    """Add ``{(org_id, day, metric, key): [n, seconds]}`` to the daily rows: one upsert
+    statement (compiled once, cached) executed with every row's parameters."""
+    rows = [{"org_id": org_id, "day": day, "metric": metric, "key": key, "n": n, "seconds": seconds}
+            for (org_id, day, metric, key), (n, seconds) in deltas.items()
+            if n != 0 or abs(seconds) >= 1e-9]
+    if rows:
+        connection.execute(_upsert(connection.dialect.name), rows)
+
+
+_UPSERTS = {}
+
+
+def _upsert(dialect):
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        table = DailyFigure.__table__
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(table)
+        stmt = _UPSERTS[dialect] = stmt.on_conflict_do_update(
             index_elements=["org_id", "day", "metric", "key"],
             set_={"n": table.c.n + stmt.excluded.n, "seconds": table.c.seconds + stmt.excluded.seconds})
-        connection.execute(stmt)
+    return stmt
 
 
 def _add(deltas, org_id, rows, sign):

@@ -148,7 +148,7 @@ def incident_filed(session, incident, *, actor=None, now=None):
                   rule=None, detail={"severity": incident.severity})
              for level in policy.filing_levels(incident.severity)]
     if specs:
-        record_many(session, specs, policy_of=lambda _i: policy, now=now)
+        record_many(session, specs, policy_of=lambda _i: policy, now=now, new_incident=True)
     sync_incident(session, incident, policy=policy, new=True)
 
 
@@ -208,7 +208,7 @@ def recipients(level, incident, directory, *, policy=None, rule=None):
 # ---------------------------------------------------------------- recording
 
 
-def record_many(session, specs, *, policy_of, now, directory=None):
+def record_many(session, specs, *, policy_of, now, directory=None, new_incident=False):
     """Record escalations (each ``dict(incident, trigger, level, occurrence, reason, rule, detail)``).
 
     Returns the ids of the new escalations; a key already recorded is skipped (and the
@@ -220,10 +220,12 @@ def record_many(session, specs, *, policy_of, now, directory=None):
     if not specs:
         return []
     directory = directory or _Directory(session)
-    incident_ids = {spec["incident"].id for spec in specs}
-    recorded = {tuple(row) for row in session.execute(
-        select(Escalation.incident_id, Escalation.trigger, Escalation.level, Escalation.occurrence)
-        .where(Escalation.incident_id.in_(incident_ids)).execution_options(all_orgs=True))}
+    recorded = set()
+    if not new_incident:  # a new incident has no escalations to read
+        incident_ids = {spec["incident"].id for spec in specs}
+        recorded = {tuple(row) for row in session.execute(
+            select(Escalation.incident_id, Escalation.trigger, Escalation.level, Escalation.occurrence)
+            .where(Escalation.incident_id.in_(incident_ids)).execution_options(all_orgs=True))}
     planned = []
     for spec in specs:
         incident = spec["incident"]
