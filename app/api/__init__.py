@@ -8,7 +8,8 @@ answer 403 or 422 about an object the caller may not know exists.
 from flask import Blueprint, g, request
 from marshmallow import ValidationError
 
-from app.errors import Unauthorized, ValidationFailed
+from app.db import ID_MAX
+from app.errors import NotFound, Unauthorized, ValidationFailed
 from app.escalation import service as escalation_service
 from app.escalation import endpoints as webhook_endpoints
 from app.incidents import service as incident_service
@@ -58,6 +59,9 @@ def _resolve_ids():
             resolver = ID_RESOLVERS.get(name)
             if resolver is None:
                 raise LookupError(f"no resolver for URL argument {name!r}: add it to ID_RESOLVERS")
+            if isinstance(value, int) and not 0 <= value <= ID_MAX:
+                # No row has such an id (the database could not even compare it).
+                raise NotFound(f"{name.removesuffix('_id').replace('_', ' ')} not found")
             resolver(g.api_user, value)
 
 

@@ -3,6 +3,7 @@ from flask import g
 
 from app.api import bp
 from app.api.openapi import doc
+from app.api.incidents import INCIDENT_VIEWS
 from app.api.util import query, shared
 from app.exports import service as exports
 from app.exports.responses import download
@@ -11,7 +12,7 @@ from app.exports.schemas import AiidExportQuerySchema, ExportQuerySchema
 
 @bp.get("/exports/incidents.csv")
 @doc("Incidents the caller may see as CSV (text/csv, UTF-8 with BOM), streamed", tag="Exports",
-     query=ExportQuerySchema, errors=(401, 422))
+     query=ExportQuerySchema, errors=(401, 422), content={"text/csv": {"type": "string"}})
 def export_incidents_csv():
     """Columns: ref, title, description, kind, severity, state, workflow, occurred_at, aware_at, filed_at,
     ai_system, jurisdictions, harm_types, harmed_parties, harmed_count, sector, principles, personal_data,
@@ -26,7 +27,8 @@ def export_incidents_csv():
 
 @bp.get("/exports/incidents.json")
 @doc("Incidents the caller may see as one JSON array of the caller's view, streamed", tag="Exports",
-     query=ExportQuerySchema, errors=(401, 422))
+     query=ExportQuerySchema, errors=(401, 422),
+     content={"application/json": {"type": "array", "items": INCIDENT_VIEWS}})
 def export_incidents_json():
     """An array of the same objects GET /incidents gives in items (IncidentStaffView, or IncidentReporterView
     for reporters), every matching incident, newest first."""
@@ -37,7 +39,8 @@ def export_incidents_json():
 
 @bp.get("/exports/aiid.json")
 @doc("Draft AI Incident Database / OECD AI Incidents Monitor submissions (staff)", tag="Exports",
-     query=AiidExportQuerySchema, errors=(401, 403, 422))
+     query=AiidExportQuerySchema, errors=(401, 403, 422),
+     content={"application/json": {"type": "array", "items": {"type": "object"}}})
 def export_incidents_aiid():
     """An array, one object per incident: incident_id, title, description, date (occurred), date_aware,
     date_reported (filed), incident_type, deployer, developer, harmed_parties, harmed_count, deaths,

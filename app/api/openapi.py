@@ -9,6 +9,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
+from app.db import ID_MAX
 from app.incidents import schemas as incident_schemas
 from app.orgs import schemas as org_schemas
 from app.systems import schemas as system_schemas
@@ -67,13 +68,43 @@ COMPONENT_SCHEMAS = {
 }
 
 
-def doc(summary, *, tag, body=None, query=None, response=None, status=200, errors=(401,), public=False):
-    """Decorator: record how an API handler is documented (request, response, errors)."""
+def _follow(source, param, *targets):
+    """Links from an answer's ``id`` (or another field) to operations taking it as ``param``."""
+    return {target: {"operationId": target, "parameters": {param: f"$response.body#/{source}"}} for target in targets}
+
+
+# OpenAPI links: what a client can do next with the object an operation answered
+# (clients and stateful testers follow them; ``$response.body#/id`` is the new object's id).
+LINKS = {
+    "create_incident": _follow(
+        "id", "incident_id", "get_incident", "update_incident", "list_transitions", "take_transition",
+        "incident_timeline", "incident_escalations", "assign_incident", "get_report_pack", "create_report_job"),
+    "create_system": _follow("id", "system_id", "get_system", "update_system"),
+    "create_ministry_request": _follow(
+        "id", "request_id", "get_ministry_request", "update_ministry_request", "link_ministry_request"),
+    "create_report_job": _follow("id", "job_id", "get_report_job", "download_report_job"),
+    "create_webhook": _follow("id", "webhook_id", "get_webhook", "deactivate_webhook"),
+}
+
+
+def _links(operation_id):
+    return {f"{target}": link for target, link in LINKS.get(operation_id, {}).items()}
+
+
+def doc(summary, *, tag, body=None, query=None, response=None, status=200, errors=(401,), public=False,
+        content=None):
+    """Decorator: record how an API handler is documented (request, response, errors).
+
+    ``content`` documents a success answer that is not one schema's JSON object:
+    ``{media type: JSON schema}`` (e.g. ``{"text/csv": {"type": "string"}}``); it wins over
+    ``response``.
+    """
 
     def decorate(view):
         OPERATIONS["api." + view.__name__] = {
             "summary": summary, "tag": tag, "body": body, "query": query, "response": response,
             "status": status, "errors": errors, "public": public, "description": (view.__doc__ or "").strip(),
+            "content": content,
         }
         return view
 
@@ -90,7 +121,8 @@ def _path_parameters(rule):
     for name in sorted(rule.arguments):
         converter = rule._converters.get(name)
         kind = type(converter).__name__ if converter else ""
-        schema = {"type": "integer", "minimum": 0} if kind == "IntegerConverter" else {"type": "string"}
+        schema = ({"type": "integer", "minimum": 0, "maximum": ID_MAX} if kind == "IntegerConverter"
+                  else {"type": "string"})
         params.append({"in": "path", "name": name, "required": True, "schema": schema})
     return params
 
@@ -101,6 +133,15 @@ def _json(schema_ref):
 
 def _schema_ref(name):
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _resolve_schema(schema):
+    """A JSON schema as given, a registered schema class as its ``$ref``, a tuple as ``anyOf`` of names."""
+    if isinstance(schema, tuple):
+        return {"anyOf": [_schema_ref(name) for name in schema]}
+    if isinstance(schema, dict):
+        return {key: _resolve_schema(value) if key == "items" else value for key, value in schema.items()}
+    return _schema_ref(_name_of(schema))
 
 
 def _name_of(schema_class):
@@ -127,7 +168,9 @@ def _operation(rule, method, meta):
     if meta and meta["body"] is not None:
         op["requestBody"] = {"required": True, "content": _json(_schema_ref(_name_of(meta["body"])))}
     response = meta["response"] if meta else None
-    if isinstance(response, tuple):
+    if meta and meta["content"] is not None:
+        content = {media: {"schema": _resolve_schema(schema)} for media, schema in meta["content"].items()}
+    elif isinstance(response, tuple):
         content = _json({"anyOf": [_schema_ref(name) for name in response]})
     elif response is not None:
         content = _json(_schema_ref(_name_of(response)))
@@ -137,6 +180,9 @@ def _operation(rule, method, meta):
     success = {"description": "Created" if status == 201 else "OK", "content": content}
     if status == 201:
         success["headers"] = {"Location": {"description": "URL of the new object", "schema": {"type": "string"}}}
+    links = _links(op["operationId"])
+    if links:
+        success["links"] = links
     op["responses"][str(status)] = success
     codes = set(meta["errors"] if meta else (401,))
     if rule.arguments:

@@ -10,6 +10,10 @@ from app.reports.schemas import ReportJobCreateSchema, ReportJobSchema, ReportPa
 
 COMPONENT_SCHEMAS.setdefault("ReportJobCreate", ReportJobCreateSchema)
 COMPONENT_SCHEMAS.setdefault("ReportJob", ReportJobSchema)
+# A pack is a JSON object, or one CSV file (format=csv).
+PACK_CONTENT = {"application/json": {"type": "object"}, "text/csv": {"type": "string"}}
+# A job may also build the printable HTML page.
+JOB_CONTENT = {**PACK_CONTENT, "text/html": {"type": "string"}}
 
 
 def _locale(given=None):
@@ -31,7 +35,7 @@ def _job(job):
 
 @bp.get("/incidents/<int:incident_id>/report-pack")
 @doc("The incident's regulator-ready report pack (JSON, or CSV with format=csv)", tag="Reports",
-     query=ReportPackQuerySchema, errors=(401, 403, 404, 422))
+     query=ReportPackQuerySchema, errors=(401, 403, 404, 422), content=PACK_CONTENT)
 def get_report_pack(incident_id):
     """Staff only (reporters: 403). JSON: generated_at, organisation, facts (the staff view), ai_system,
     timeline (oldest first, with actors and transition fields), escalations (with deliveries), deadlines
@@ -70,7 +74,8 @@ def get_report_job(job_id):
 
 
 @bp.get("/report-jobs/<int:job_id>/download")
-@doc("The file a finished report pack job built", tag="Reports", errors=(401, 404, 409))
+@doc("The file a finished report pack job built (JSON, CSV or the printable HTML page)", tag="Reports",
+     errors=(401, 404, 409), content=JOB_CONTENT)
 def download_report_job(job_id):
     """The stored bytes with their file name and content type; 409 while the job is not done."""
     data, filename, content_type = reports.job_result(actor=g.api_user, job_id=job_id)

@@ -47,8 +47,28 @@ def _messages(value, path=""):
     return [f"{path}: {value}" if path else str(value)]
 
 
+NUL_MESSAGE = "Must not contain the NUL character (U+0000)."
+
+
+def _has_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def load(schema, data, **kwargs):
-    """Load ``data`` with ``schema``; a schema error becomes the contract's 422."""
+    """Load ``data`` with ``schema``; a schema error becomes the contract's 422.
+
+    Text with a NUL character is a 422 too (no column can store it: PostgreSQL refuses it).
+    """
+    if isinstance(data, dict):
+        bad = {str(key): [NUL_MESSAGE] for key, value in data.items() if _has_nul(key) or _has_nul(value)}
+        if bad:
+            raise ValidationFailed(bad)
     try:
         return schema.load(data, **kwargs)
     except ValidationError as err:

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from marshmallow import Schema, fields, post_dump, validate
 
+from app.db import ID_MAX
 from app.incidents import service as incidents
 from app.incidents import vocab
 from app.orgs.schemas import AwareDateTime, StrictBool, UserBriefSchema, UserRefSchema, UTCDateTime
@@ -43,7 +44,7 @@ class IncidentFactsSchema(Schema):
     severity = _choice(vocab.SEVERITIES, metadata={"description": "sev1 (most severe) .. sev4"})
     occurred_at = AwareDateTime()
     aware_at = AwareDateTime(metadata={"description": "When the organisation became aware (ISO 8601 with offset)"})
-    ai_system_id = fields.Int(strict=True, allow_none=True)
+    ai_system_id = fields.Int(strict=True, allow_none=True, validate=validate.Range(0, ID_MAX))
     harm_types = _codes(vocab.HARM_TYPES)
     harmed_parties = _codes(vocab.HARMED_PARTIES)
     harmed_count = fields.Int(strict=True, allow_none=True, validate=validate.Range(0, vocab.MAX_HARMED))
@@ -83,7 +84,7 @@ class IncidentListQuerySchema(Schema):
     state = fields.Str(validate=validate.Length(min=1, max=64))
     severity = _choice(vocab.SEVERITIES)
     kind = _choice(vocab.KINDS)
-    ai_system_id = fields.Int()
+    ai_system_id = fields.Int(validate=validate.Range(0, ID_MAX))
     jurisdiction = _choice(vocab.JURISDICTIONS)
     harm_type = _choice(vocab.HARM_TYPES)
     principle = _choice(vocab.PRINCIPLES)

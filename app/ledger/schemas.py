@@ -3,6 +3,7 @@ import json
 
 from marshmallow import Schema, fields, validate
 
+from app.db import BIGINT_MAX
 from app.ledger import canonical
 
 MAX_LIMIT = 500
@@ -72,13 +73,13 @@ class LedgerEntryListSchema(Schema):
 class LedgerEntriesQuerySchema(Schema):
     """Cursor and filters of the entries list."""
 
-    after_seq = fields.Int(load_default=0, validate=validate.Range(min=0),
+    after_seq = fields.Int(load_default=0, validate=validate.Range(0, BIGINT_MAX),
                            metadata={"description": "Entries after this sequence number (default 0)"})
     limit = fields.Int(load_default=100, validate=validate.Range(1, MAX_LIMIT),
                        metadata={"description": f"At most {MAX_LIMIT} (default 100)"})
     subject_type = fields.Str(validate=validate.Length(1, 32),
                               metadata={"description": "e.g. incident, ai_system, user_account"})
-    subject_id = fields.Int(validate=validate.Range(min=0))
+    subject_id = fields.Int(validate=validate.Range(0, BIGINT_MAX))
 
 
 class LedgerCheckpointSchema(Schema):

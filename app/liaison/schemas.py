@@ -1,6 +1,7 @@
 """Marshmallow schemas of ministry requests as the API reads and shows them."""
 from marshmallow import Schema, fields, validate
 
+from app.db import ID_MAX
 from app.liaison import vocab
 from app.orgs.schemas import AwareDateTime, UTCDateTime
 
@@ -33,7 +34,7 @@ class MinistryRequestUpdateSchema(MinistryRequestCreateSchema):
 class LinkSchema(Schema):
     """The incident to link a request to."""
 
-    incident_id = fields.Int(required=True, strict=True)
+    incident_id = fields.Int(required=True, strict=True, validate=validate.Range(0, ID_MAX))
 
 
 class LinkedIncidentSchema(Schema):

@@ -1,6 +1,7 @@
 """Marshmallow schemas of the queue API: the query, a page with its counts, assignment bodies."""
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.db import ID_MAX
 from app.incidents import vocab
 from app.orgs.schemas import UTCDateTime
 from app.queues import service as queues
@@ -11,8 +12,11 @@ class AssigneeFilter(fields.Str):
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
-        if value in ("me", "none", "any") or value.isdigit():
-            return int(value) if value.isdigit() else value
+        if value in ("me", "none", "any"):
+            return value
+        # ASCII digits only ("²".isdigit() is true too), and an id a row can have.
+        if value.isascii() and value.isdigit() and int(value) <= ID_MAX:
+            return int(value)
         raise ValidationError("Must be a user id, me, none or any.")
 
 
@@ -23,7 +27,7 @@ class QueueQuerySchema(Schema):
     severity = fields.Str(validate=validate.OneOf(list(vocab.SEVERITIES)))
     assignee = AssigneeFilter(metadata={
         "description": "A user id, me, none (unassigned) or any. Responders get 'me' when it is absent."})
-    ai_system_id = fields.Int()
+    ai_system_id = fields.Int(validate=validate.Range(0, ID_MAX))
     jurisdiction = fields.Str(validate=validate.OneOf(list(vocab.JURISDICTIONS)))
     overdue = fields.Bool(metadata={"description": "Only incidents whose nearest deadline has passed"})
     due_within_24h = fields.Bool(metadata={"description": "Only incidents due in the next 24 hours (not yet overdue)"})
@@ -82,17 +86,17 @@ class QueuePageSchema(Schema):
 class AssignSchema(Schema):
     """Assign an incident: a user id, or null to unassign; ``version`` optional."""
 
-    assignee_id = fields.Int(required=True, strict=True, allow_none=True)
-    version = fields.Int(strict=True, validate=validate.Range(min=1),
+    assignee_id = fields.Int(required=True, strict=True, allow_none=True, validate=validate.Range(0, ID_MAX))
+    version = fields.Int(strict=True, validate=validate.Range(1, ID_MAX),
                          metadata={"description": "The version you read: 409 when stale"})
 
 
 class BulkAssignSchema(Schema):
     """Assign many incidents to one user (or null), all or nothing."""
 
-    incident_ids = fields.List(fields.Int(strict=True), required=True,
+    incident_ids = fields.List(fields.Int(strict=True, validate=validate.Range(0, ID_MAX)), required=True,
                                validate=validate.Length(min=1, max=queues.BULK_MAX))
-    assignee_id = fields.Int(required=True, strict=True, allow_none=True)
+    assignee_id = fields.Int(required=True, strict=True, allow_none=True, validate=validate.Range(0, ID_MAX))
 
 
 class BulkAssignResultSchema(Schema):

@@ -35,7 +35,8 @@ def terms_of(query):
     """The query's terms: whitespace-separated (ASCII and ideographic spaces), unique, in order."""
     if not query:
         return []
-    return list(dict.fromkeys(query.split()))[:MAX_TERMS]
+    # A NUL character separates terms too (no stored text holds one; FTS5 and PostgreSQL refuse it).
+    return list(dict.fromkeys(query.replace("\x00", " ").split()))[:MAX_TERMS]
 
 
 def fts_phrase(term):

@@ -1,6 +1,7 @@
 """Marshmallow schemas of the AI system inventory: input checks and the API's view."""
 from marshmallow import Schema, fields, validate
 
+from app.db import ID_MAX
 from app.orgs.schemas import StrictBool, UserBriefSchema, UTCDateTime
 from app.systems.models import ACTOR_ROLES, RISK_LEVELS, STATUSES
 from app.systems.service import TEXT_LIMITS
@@ -27,7 +28,7 @@ class AISystemUpdateSchema(Schema):
     risk_level = fields.Str(validate=validate.OneOf(RISK_LEVELS))
     eu_high_risk = StrictBool(metadata={"description": "High-risk under the EU AI Act"})
     status = fields.Str(validate=validate.OneOf(STATUSES))
-    owner_id = fields.Int(strict=True, allow_none=True, metadata={"description": "A user of the organisation"})
+    owner_id = fields.Int(strict=True, allow_none=True, validate=validate.Range(0, ID_MAX), metadata={"description": "A user of the organisation"})
 
 
 class AISystemCreateSchema(AISystemUpdateSchema):
