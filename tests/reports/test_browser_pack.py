@@ -1,5 +1,4 @@
 """In Chromium: a lead opens an incident's report pack, starts a job and sees it finish."""
-from pathlib import Path
 
 import pytest
 
@@ -7,8 +6,6 @@ from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +26,6 @@ def live_server(app):
     server.shutdown()
     thread.join(timeout=5)
 
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("no /usr/bin/chromium")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_lead_builds_a_report_pack_job(browser, live_server, pack_org):

@@ -19,7 +19,6 @@ payload text is visible, escaped, where the page shows that field. Answers that 
 test_isolation_listing and the exports' own tests.
 """
 import re
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -29,8 +28,6 @@ from tests.security import _world
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 _ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 LONG = ('<script>window.__xss=1</script>"><img src=x onerror="window.__xss=1">'
@@ -93,17 +90,6 @@ DOM_CHECK = """() => {
   return {xss: typeof window.__xss !== 'undefined', bad};
 }"""
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for the module."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("no /usr/bin/chromium")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _page_urls(app, world):

@@ -11,25 +11,12 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 EXPECTED = {
     "ja": {"level": "対応責任者", "name": "佐藤 花子",
            "title": "与信モデルが申込者の個人データを漏えいした"},
     "en": {"level": "Response lead", "name": "Hanako Sato", "title": "Credit model leaked applicants' personal data"},
 }
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for the module."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("no /usr/bin/chromium")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])

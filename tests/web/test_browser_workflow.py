@@ -129,8 +129,6 @@ def test_evidence_hold_banner_on_the_incident_and_the_system(web):
 
 # ------------------------------------------------------------------------------ Chromium
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 # The default workflow's path for a SEV2 incident, with what each form asks for (ja labels).
 PATH = [
@@ -146,17 +144,6 @@ PATH = [
                       "recurrence_prevention": "夜間の整合性チェック", "information_shared": "影響を受けた顧客へ連絡"}),
 ]
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for the module."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("no /usr/bin/chromium")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
