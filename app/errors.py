@@ -59,7 +59,21 @@ CODES = {
     422: "validation_failed",
     429: "too_many_requests",
     500: "internal_error",
+    503: "service_unavailable",
 }
+
+STORAGE_FULL_MESSAGE = "The storage is full: nothing was saved. Try again later and tell your administrator."
+
+
+def storage_full(err):
+    """True when the database refused a write because its storage is full: SQLite's
+    SQLITE_FULL ("database or disk is full") or PostgreSQL's disk_full (SQLSTATE 53100)."""
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(err, OperationalError):
+        return False
+    orig = err.orig
+    return getattr(orig, "sqlstate", None) == "53100" or "database or disk is full" in str(orig)
 
 
 def wants_json():
@@ -105,8 +119,12 @@ def register_errorhandlers(app):
 
     @app.errorhandler(Exception)
     def _unexpected(err):
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
         from app.extensions import db
 
+        if storage_full(err):
+            app.logger.error("storage full on %s %s: %s", request.method, request.path, err.orig)
+            db.session.rollback()
+            return error_response(503, STORAGE_FULL_MESSAGE, "storage_full", headers={"Retry-After": "60"})
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         return error_response(500, "An unexpected error occurred. It has been logged.")

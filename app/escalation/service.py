@@ -431,16 +431,25 @@ def _repeat(session, timer, escalation, incident, policy, directory, now):
 def requeue_deliveries(*, now=None, limit=1000):
     """Enqueue again the escalations whose pending deliveries are overdue (lost or failed jobs)."""
     now = now or utcnow()
-    rows = db.session.execute(
-        select(Delivery.org_id, Delivery.escalation_id)
-        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
+    overdue = (Delivery.status == "pending", Delivery.next_attempt_at <= now,
                or_(Delivery.locked_until.is_(None), Delivery.locked_until <= now))
+    rows = db.session.execute(
+        select(Delivery.org_id, Delivery.escalation_id).where(*overdue)
         .group_by(Delivery.org_id, Delivery.escalation_id).limit(limit)
         .execution_options(all_orgs=True)).all()
     db.session.rollback()  # end the read snapshot
-    if current_app.config.get("DELIVERY_JOBS_ENABLED", True):
-        for org_id, escalation_id in rows:
-            queue.enqueue(DELIVERY_JOB, org_id, escalation_id, durable=True)
+    if not rows:
+        return 0
+    # Not again before another requeue period: while the workers are behind, a sweep every
+    # few seconds must not add one more job per waiting escalation each time (the queue grew
+    # to 20 jobs per pending delivery under load). The jobs go out after this commit.
+    again = now + timedelta(seconds=current_app.config.get("DELIVERY_REQUEUE_AFTER_SECONDS", 60))
+    with transaction() as s:
+        s.execute(update(Delivery).where(*overdue, Delivery.escalation_id.in_([e for _o, e in rows]))
+                  .values(next_attempt_at=again).execution_options(synchronize_session=False, all_orgs=True))
+        if current_app.config.get("DELIVERY_JOBS_ENABLED", True):
+            for org_id, escalation_id in rows:
+                queue.enqueue(DELIVERY_JOB, org_id, escalation_id, durable=True)
     return len(rows)
 
 

@@ -36,3 +36,52 @@ def pytest_configure(config):
 def redis_url():
     """The Redis server of the production pass."""
     return os.environ["TEST_REDIS_URL"]
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free port; its ``mailbox`` keeps every message."""
+    from tests.escalation._servers import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def prod_env(fresh_database_url, redis_url, tmp_path):
+    """The environment of a production deployment on a throwaway PostgreSQL database."""
+    import secrets
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "FLASK_"))}
+    env.update({
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "DATABASE_URL": fresh_database_url,
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE": f"test-gunicorn-{secrets.token_hex(4)}",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+@pytest.fixture
+def token(prod_env):
+    """Schema, organisation, user and API token, made as an operator would with the CLI."""
+    from tests.production._support import flask_cli
+
+    flask_cli(prod_env, "db", "upgrade")
+    flask_cli(prod_env, "org", "create", "prod-acme", "--name", "本番 株式会社")
+    flask_cli(prod_env, "user", "create", "lead@prod-acme.example.jp", "--org", "prod-acme",
+              "--role", "lead", "--password", "a-long-production-password")
+    return flask_cli(prod_env, "token", "create", "lead@prod-acme.example.jp").stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def gunicorn(prod_env, token, tmp_path):
+    """``gunicorn -w 2 wsgi:app`` on a free loopback port; yields its base URL."""
+    from tests.production._support import gunicorn_server
+
+    with gunicorn_server(prod_env, tmp_path / "gunicorn.log") as base:
+        yield base

@@ -7,8 +7,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
-import threading
 import time
 import uuid
 from datetime import timedelta
@@ -29,19 +27,16 @@ from app.ledger import service as ledger
 from app.ledger.models import LedgerEntry
 from app.orgs import service as orgs
 from app.tenancy import scoped
-from tests.escalation._servers import Receiver, SmtpServer, free_port
+from tests.escalation._servers import free_port
+from tests.production._support import HangingReceiver, Processes, check_invariants
+from tests.production._support import descendants as _descendants
+from tests.production._support import ping as _ping
+from tests.production._support import wait_for as _wait
 from tests.web.conftest import incident_data
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.needs_redis]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -74,57 +69,12 @@ def prod(app, redis_url, smtp, monkeypatch):
     conn.close()
 
 
-class Processes:
-    """Child processes started for a test, each in its own process group; all killed at the end."""
-
-    def __init__(self, env, tmp_path):
-        self.env, self.tmp, self.procs = env, tmp_path, []
-
-    def start(self, *args, name):
-        log = open(self.tmp / f"{name}.log", "w+")
-        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        proc.log, proc.name = log, name
-        self.procs.append(proc)
-        return proc
-
-    def worker(self, queue_name, name, *, burst=False):
-        args = ["-m", "rq.cli", "worker", "-c", "app.rq_settings", "--url", self.env["REDIS_URL"], "--with-scheduler"]
-        return self.start(*args, *(["--burst"] if burst else []), queue_name, name=name)
-
-    def sweep(self, name):
-        return self.start("-m", "flask", "--app", "wsgi", "escalation", "sweep", name=name)
-
-    def output(self, proc):
-        proc.log.seek(0)
-        return proc.log.read()
-
-    def kill_all(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(10)
-            proc.log.close()
-
-
 @pytest.fixture
 def processes(prod, tmp_path):
     _app, env, _queue = prod
     procs = Processes(env, tmp_path)
     yield procs
     procs.kill_all()
-
-
-def _wait(condition, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(message)
 
 
 def _count(stmt):
@@ -138,8 +88,8 @@ def test_two_sweeps_and_two_workers_racing_record_and_send_each_escalation_once(
     org, ids = world
     with app.app_context(), scoped(org.id):
         reporter = orgs.get_user(ids["reporter"])
-        for n in range(12):
-            incidents.file_incident(actor=reporter, data=incident_data(severity="sev4", title=f"Race {n}"))
+        filed = [incidents.file_incident(actor=reporter, data=incident_data(severity="sev4", title=f"Race {n}")).id
+                 for n in range(12)]
         # Every deadline and target timer is due now.
         with transaction() as s:
             s.execute(update(EscalationTimer).values(due_at=utcnow() - timedelta(minutes=1))
@@ -175,24 +125,8 @@ def test_two_sweeps_and_two_workers_racing_record_and_send_each_escalation_once(
         db.session.remove()
     for proc in workers:
         assert proc.poll() is None, processes.output(proc)
-
-
-class HangingReceiver(Receiver):
-    """A webhook receiver whose first request hangs until ``release`` is set."""
-
-    def __init__(self, secret=None):
-        super().__init__(secret)
-        self.first_arrived = threading.Event()
-        self.release = threading.Event()
-        self.calls = []
-
-    def handle(self, headers, body):
-        self.calls.append(headers.get("X-AIT-Delivery"))
-        if len(self.calls) == 1:
-            self.first_arrived.set()
-            self.release.wait(30)
-            return 503, "the caller died"
-        return super().handle(headers, body)
+    # The fault tests' invariants (tests/production/test_faults.py) hold after the race too.
+    check_invariants(app, org.id, filed, total=12)
 
 
 def test_a_worker_killed_mid_webhook_is_retried_and_recorded_once(prod, processes, world):
@@ -247,6 +181,7 @@ def test_a_worker_killed_mid_webhook_is_retried_and_recorded_once(prod, processe
         # and accepted it once: deliveries are at-least-once, deduplicated by X-AIT-Delivery.
         assert receiver.calls == [str(hook_id), str(hook_id)]
         assert len(receiver.accepted()) == 1
+        check_invariants(app, org.id, [incident.id], total=1)
     finally:
         receiver.release.set()
         receiver.stop()
@@ -302,34 +237,3 @@ def test_redis_stopped_filing_answers_201_and_notifications_catch_up(prod, world
     finally:
         server.terminate()
         server.wait(10)
-
-
-def _descendants(pid):
-    """Every process below ``pid`` (from /proc), deepest first."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found = []
-    for child in children.get(pid, []):
-        found += _descendants_of(child, children) + [child]
-    return found
-
-
-def _descendants_of(pid, children):
-    found = []
-    for child in children.get(pid, []):
-        found += _descendants_of(child, children) + [child]
-    return found
-
-
-def _ping(conn):
-    try:
-        return conn.ping()
-    except Exception:  # noqa: BLE001 - not up yet
-        return False
