@@ -63,17 +63,26 @@ def org_zone(org):
     return ZoneInfo(getattr(org, "timezone", None) or current_app.config.get("DEFAULT_TIMEZONE", "Asia/Tokyo"))
 
 
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(9998, 12, 31)
+
+
 def _parse_date(value, name):
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise ValidationFailed({name: ["Must be a date (YYYY-MM-DD)."]}) from None
+        parsed = value.date()
+    elif isinstance(value, date):
+        parsed = value
+    else:
+        try:
+            parsed = date.fromisoformat(str(value)[:10])
+        except ValueError:
+            raise ValidationFailed({name: ["Must be a date (YYYY-MM-DD)."]}) from None
+    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        # Midnight of 0001-01-01 in Asia/Tokyo is before the first UTC instant Python has.
+        raise ValidationFailed({name: [f"Must be between {EARLIEST_DATE} and {LATEST_DATE}."]})
+    return parsed
 
 
 def period(*, zone, since=None, until=None, days=None, now=None):

@@ -79,3 +79,13 @@ def test_exports_and_report_pack_answer_what_the_document_says(api):
     assert isinstance(admin.get("/exports/incidents.json").get_json(), list)
     assert isinstance(admin.get("/exports/aiid.json").get_json(), list)
     assert admin.get(f"/incidents/{created.get_json()['id']}/report-pack?format=csv").mimetype == "text/csv"
+
+
+def test_metrics_dates_outside_the_calendar_python_can_place_are_422(client, factory):
+    """Found by schemathesis: since=0001-01-01 in Asia/Tokyo is before the first UTC instant."""
+    org = factory.org()
+    token = factory.token(factory.user(org, "executive"))
+    res = client.get("/api/v1/metrics?since=0001-01-01&until=0001-01-01",
+                     headers={"Authorization": f"Bearer {token}"})
+    assert res.status_code == 422
+    assert set(res.get_json()["error"]["fields"]) & {"since", "until"}

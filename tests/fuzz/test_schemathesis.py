@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.checks import not_a_server_error
 
-from tests.fuzz.conftest import FUZZ_COVERAGE, FUZZ_EXAMPLES, FUZZ_STEPS
+from tests.fuzz.conftest import FUZZ_COVERAGE, FUZZ_DERANDOMIZE, FUZZ_EXAMPLES, FUZZ_STEPS
 
 OPENAPI = "/api/v1/openapi.json"
 PREFIX = "/api/v1"
@@ -143,7 +143,7 @@ admin = schemathesis.pytest.from_fixture("admin_schema")
 reporter = schemathesis.pytest.from_fixture("reporter_schema")
 
 FUZZ_SETTINGS = settings(
-    max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=False,
+    max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=FUZZ_DERANDOMIZE,
     suppress_health_check=list(HealthCheck), phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
 )
 
@@ -183,5 +183,6 @@ def test_api_stateful_links(admin_schema):
 
     LinkedCalls.run(settings=settings(
         max_examples=max(5, FUZZ_EXAMPLES // 2), stateful_step_count=FUZZ_STEPS, deadline=None, database=None,
+        derandomize=FUZZ_DERANDOMIZE,
         suppress_health_check=list(HealthCheck), phases=[hypothesis.Phase.generate],
     ))

@@ -35,7 +35,7 @@ from app.orgs.models import User
 from app.queues import service as queues
 from app.tenancy import scoped
 from app.workflow import engine
-from tests.fuzz.conftest import FUZZ_EXAMPLES, FUZZ_SHRINK, FUZZ_STEPS
+from tests.fuzz.conftest import FUZZ_DERANDOMIZE, FUZZ_EXAMPLES, FUZZ_SHRINK, FUZZ_STEPS
 
 EXAMPLES = FUZZ_EXAMPLES if FUZZ_EXAMPLES > 25 else min(FUZZ_EXAMPLES, 15)
 ROLES = ("admin", "lead", "responder", "executive", "reporter")
@@ -323,6 +323,7 @@ def test_workflow_state_machine(app, factory):
 
     run_state_machine_as_test(Workflow, settings=settings(
         max_examples=EXAMPLES, stateful_step_count=FUZZ_STEPS, deadline=None, database=None,
+        derandomize=FUZZ_DERANDOMIZE,
         suppress_health_check=list(HealthCheck),
         # No shrinking in CI (a failing run of many steps can take minutes to shrink); FUZZ_SHRINK=1 for it.
         phases=[Phase.explicit, Phase.generate] + ([Phase.shrink] if FUZZ_SHRINK else []),
