@@ -194,7 +194,22 @@ def verify(org_id, *, page=VERIFY_PAGE):
     ``first_bad`` is ``{"seq", "id", "problem"}`` of the first entry that breaks the chain,
     or None. Entries are read by ``id`` (insertion order), so a row whose ``seq`` was
     swapped or inserted is seen where it sits.
+
+    The entries, the head and the checkpoint are read in ONE snapshot (a REPEATABLE READ
+    transaction on PostgreSQL; SQLite's read transaction is one already), so appends that
+    commit while it runs are not mistaken for a head that ran ahead of its chain.
     """
+    session = db.session()
+    session.rollback()  # whatever was open: the reads below start a fresh snapshot
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    try:
+        return _verify(org_id, page)
+    finally:
+        session.rollback()
+
+
+def _verify(org_id, page):
     count, expected, prev, last_id = 0, 1, canonical.GENESIS, 0
     first_bad = None
     hashes_at = {}
