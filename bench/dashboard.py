@@ -31,7 +31,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.filing import Gunicorn, run, save_results
+from bench.filing import Gunicorn, latency_scaling, run, save_results
 from bench.queue import LUA, PASSWORD, measure, seed, setup_database
 
 TARGET_SCALING = 2.0
@@ -203,14 +203,7 @@ def report(all_results, args):
                   f"{r['non_2xx'] + r['errors']:9d}")
     summary = {}
     if len(all_results) > 1:
-        small, large = all_results[0], all_results[-1]
-        for key in KEYS:
-            p50 = large[key]["p50_ms"] / small[key]["p50_ms"]
-            p99 = large[key]["p99_ms"] / small[key]["p99_ms"]
-            summary[f"scaling_{key}"] = {"p50": p50, "p99": p99}
-            verdict = "OK" if p50 <= TARGET_SCALING else "ABOVE TARGET"
-            print(f"latency {large['size']:,} / {small['size']:,} {key:14}: p50 {p50:.2f}, p99 {p99:.2f} "
-                  f"(target <= {TARGET_SCALING}) -> {verdict}")
+        summary.update(latency_scaling(all_results, KEYS, TARGET_SCALING))
     return summary
 
 

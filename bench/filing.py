@@ -244,6 +244,21 @@ def report(ours, bare, args):
 
 
 
+def latency_scaling(all_results, keys, target, *, targeted=lambda key: True, width=14):
+    """Print and return p50/p99 at the largest size over the smallest, per key of ``all_results``
+    (``[{"size", key: {"p50_ms", "p99_ms"}}, ...]``); keys ``targeted`` get a verdict against ``target``."""
+    summary = {}
+    small, large = all_results[0], all_results[-1]
+    for key in keys:
+        p50 = large[key]["p50_ms"] / small[key]["p50_ms"]
+        p99 = large[key]["p99_ms"] / small[key]["p99_ms"]
+        summary[f"scaling_{key}"] = {"p50": p50, "p99": p99}
+        note = (f" (target <= {target}) -> {'OK' if p50 <= target else 'ABOVE TARGET'}"
+                if targeted(key) else "")
+        print(f"latency {large['size']:,} / {small['size']:,} {key:{width}}: p50 {p50:.2f}, p99 {p99:.2f}{note}")
+    return summary
+
+
 def save_results(kind, payload):
     """Write one run's figures to bench/results/<kind>-<UTC time>.json, with the machine and date."""
     results = ROOT / "bench" / "results"

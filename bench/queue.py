@@ -32,7 +32,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bench.filing import ROOT, Gunicorn, production_env, run, save_results
+from bench.filing import ROOT, Gunicorn, latency_scaling, production_env, run, save_results
 
 TARGET_RATIO = 0.7
 TARGET_SCALING = 1.5
@@ -295,15 +295,8 @@ def report(all_results, args):
         print(f"{res['size']:>10,}  ratio ours/bare: API {api_ratio:.2f}, HTML {html_ratio:.2f} "
               f"(target >= {TARGET_RATIO}) -> {'OK' if min(api_ratio, html_ratio) >= TARGET_RATIO else 'BELOW TARGET'}")
     if len(all_results) > 1:
-        small, large = all_results[0], all_results[-1]
-        for key in ("api", "html", "bare_json", "bare_html"):
-            p50 = large[key]["p50_ms"] / small[key]["p50_ms"]
-            p99 = large[key]["p99_ms"] / small[key]["p99_ms"]
-            summary[f"scaling_{key}"] = {"p50": p50, "p99": p99}
-            verdict = "" if key.startswith("bare") else (
-                " -> OK" if p50 <= TARGET_SCALING else " -> ABOVE TARGET")
-            print(f"latency {large['size']:,} / {small['size']:,} {key:10}: p50 {p50:.2f}, p99 {p99:.2f}"
-                  f"{'' if key.startswith('bare') else f' (target <= {TARGET_SCALING})'}{verdict}")
+        summary.update(latency_scaling(all_results, ("api", "html", "bare_json", "bare_html"), TARGET_SCALING,
+                                       targeted=lambda key: not key.startswith("bare"), width=10))
     return summary
 
 

@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 
 from app.db import utcnow
 from app.errors import Forbidden, ValidationFailed

@@ -23,7 +23,7 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db import transaction, utcnow
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.incidents.models import FAR_FUTURE, Deadline, Incident, IncidentMinistryRequest, OrgRule
 from app.incidents.rules_schema import RulesFileError, load_rules_file, validate_rule
